@@ -4,4 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from tutor.content_cli import content_app
+from tutor.keys_cli import keys_app
+
 app = typer.Typer(help="Adaptive tutoring service: content, keys, models and evaluation.", no_args_is_help=True)
+app.add_typer(content_app, name="content")
+app.add_typer(keys_app, name="keys")

@@ -1,0 +1,72 @@
+"""The FastAPI application: routers, start-up, and request logging that never names a learner."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from tutor import __version__
+from tutor.api import events, framework, health, learners, xapi
+from tutor.config import Settings, load_settings
+from tutor.credentials import create_key
+from tutor.runtime import Runtime
+from tutor.store import ApiClient
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+access_log = logging.getLogger("tutor.access")
+log = logging.getLogger("tutor")
+
+DESCRIPTION = """
+Adaptive tutoring for the national digital competency framework (Bình dân học vụ số).
+
+Every `/v1` route needs an API key (`Authorization: Bearer <key>`) with the right scope:
+`platform` (send events, read mastery and recommendations), `learner` (ask questions, read own
+mastery), `researcher` (export pseudonymised logs), `admin` (content, models, keys).
+Learner ids are replaced by a keyed hash before they reach the database or the logs.
+"""
+
+
+def _development_key(runtime: Runtime) -> None:
+    """On the embedded default with no keys yet, make one and print it once (also kept in var/dev-key)."""
+    with runtime.session() as s, s.begin():
+        if s.scalar(select(func.count()).select_from(ApiClient)):
+            return
+        _, key = create_key(s, "development", ["platform", "researcher", "admin"])
+    path = runtime.settings.var_dir / "dev-key"
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    print(f"\nDevelopment API key (scopes platform, researcher, admin), also saved in {path}:\n\n    {key}\n", flush=True)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        rt = runtime or Runtime(settings or load_settings())
+        if rt.settings.embedded:
+            _development_key(rt)
+        app.state.runtime = rt
+        yield
+        if runtime is None:
+            rt.engine.dispose()
+
+    app = FastAPI(title="Tutor", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+
+    @app.middleware("http")
+    async def limit_and_log(request: Request, call_next):
+        started = time.perf_counter()
+        size = request.headers.get("content-length")
+        if size and size.isdigit() and int(size) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"Request body over {MAX_BODY_BYTES // 1_048_576} MB; send smaller batches."}, status_code=413)
+        response = await call_next(request)
+        route = request.scope.get("route")
+        access_log.info("%s %s %d %.1fms", request.method, getattr(route, "path", "(unmatched)"), response.status_code, (time.perf_counter() - started) * 1000)
+        return response
+
+    for module in (health, events, xapi, learners, framework):
+        app.include_router(module.router)
+    return app

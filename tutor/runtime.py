@@ -1,0 +1,118 @@
+"""What a service process holds in memory: settings, the database, the content and the active model.
+
+Workers are stateless apart from this cache. Shared changes (a lesson added through the API, a model
+activated) are written to the database and every worker picks them up within `refresh_seconds`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from tutor.artefacts import MasteryModel, active_model_dir, load_mastery_model
+from tutor.config import Settings
+from tutor.content import ContentError, Lesson, Library, load_library
+from tutor.database import make_engine, make_sessions, upgrade
+from tutor.identity import pseudonym
+from tutor.store import AddedLesson, ServiceState
+
+MODEL_KEY = "active_model"
+CONTENT_KEY = "content_revision"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, migrate: bool = True):
+        self.settings = settings
+        if migrate:
+            upgrade(settings.database_url)
+        self.engine = make_engine(settings.database_url)
+        self.sessions = make_sessions(self.engine)
+        self.library: Library = load_library(settings.content_dir)
+        self.model_name = active_model_dir(settings.models_dir).name
+        self.model: MasteryModel = load_mastery_model(settings.models_dir / self.model_name)
+        self.lesson_listeners: list[Callable[[Lesson], None]] = []
+        self._revisions: dict[str, int] = {}
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self.refresh(force=True)
+
+    def pseudonym(self, raw_learner_id: str) -> str:
+        return pseudonym(raw_learner_id, self.settings.pseudonym_secret)
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def database_ok(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def refresh(self, force: bool = False) -> None:
+        """Follow the shared state (added lessons, active model) at most every refresh_seconds."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.settings.refresh_seconds:
+            return
+        with self._lock:
+            self._checked = now
+            with self.session() as s:
+                state = {row.key: row for row in s.scalars(select(ServiceState))}
+                content = state.get(CONTENT_KEY)
+                if content is not None and content.revision != self._revisions.get(CONTENT_KEY):
+                    for row in s.scalars(select(AddedLesson)):
+                        self._apply_lesson(Lesson.model_validate(row.body))
+                    self._revisions[CONTENT_KEY] = content.revision
+                chosen = state.get(MODEL_KEY)
+                if chosen is not None and chosen.revision != self._revisions.get(MODEL_KEY):
+                    if chosen.value != self.model_name:
+                        self.model = load_mastery_model(self.settings.models_dir / chosen.value)
+                        self.model_name = chosen.value
+                    self._revisions[MODEL_KEY] = chosen.revision
+
+    def _apply_lesson(self, lesson: Lesson) -> None:
+        problems = self.library.add_lesson(lesson)
+        if problems:
+            raise ContentError(problems)
+        for listener in self.lesson_listeners:
+            listener(lesson)
+
+    def _bump(self, s: Session, key: str, value: str) -> None:
+        row = s.get(ServiceState, key, with_for_update=True)
+        if row is None:
+            s.add(ServiceState(key=key, value=value, revision=1))
+        else:
+            row.value, row.revision = value, row.revision + 1
+
+    def add_lesson(self, lesson: Lesson) -> list:
+        """Check, store and publish a lesson; returns problems (and changes nothing) when it is invalid."""
+        problems = self.library.add_lesson(lesson)
+        if problems:
+            return problems
+        with self.session() as s, s.begin():
+            row = s.get(AddedLesson, lesson.id)
+            if row is None:
+                s.add(AddedLesson(id=lesson.id, body=lesson.model_dump()))
+            else:
+                row.body = lesson.model_dump()
+            self._bump(s, CONTENT_KEY, lesson.id)
+        for listener in self.lesson_listeners:
+            listener(lesson)
+        return []
+
+    def activate_model(self, name: str) -> MasteryModel:
+        """Load an artefact from models/, then make it the active one for every worker."""
+        directory = Path(self.settings.models_dir) / name
+        if Path(name).name != name or not directory.is_dir():
+            raise FileNotFoundError(f"no artefact directory {name!r} in {self.settings.models_dir}")
+        model = load_mastery_model(directory)
+        with self.session() as s, s.begin():
+            self._bump(s, MODEL_KEY, name)
+        self.model, self.model_name = model, name
+        return model
