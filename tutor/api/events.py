@@ -118,8 +118,8 @@ def post_events(
         )
     if errors:
         raise RequestValidationError(errors)
-    with session.begin():
-        outcome = record_events(session, prepared, runtime.model)
+    outcome = record_events(session, prepared, runtime.model)
+    session.commit()
     return EventBatchResult(
         stored=outcome.stored,
         duplicates=outcome.duplicates,

@@ -37,7 +37,7 @@ def post_statements(
     for s in statements:
         s.id = s.id or uuid.uuid4()
     events = [to_event(s, runtime.pseudonym(s.actor.account.name), runtime.library, received) for s in statements]
-    with session.begin():
-        record_events(session, events, runtime.model)
+    record_events(session, events, runtime.model)
+    session.commit()
     response.headers["X-Experience-API-Version"] = XAPI_VERSION
     return [str(s.id) for s in statements]
