@@ -10,3 +10,8 @@ from tutor.keys_cli import keys_app
 app = typer.Typer(help="Adaptive tutoring service: content, keys, models and evaluation.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 app.add_typer(keys_app, name="keys")
+from tutor.retrieval_cli import register as _register_retrieval  # noqa: E402
+
+_register_retrieval(app)  # index build, ask, retrieval-eval, retrieval-calibrate
+if __name__ == "__main__":
+    app()

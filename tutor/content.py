@@ -233,10 +233,14 @@ class Library:
         self.domains = {d.code: d for d in self.framework.domains}
         self.bands = {b.id: b for b in self.framework.bands}
         self.domain_of = {c.code: d.code for d in self.framework.domains for c in d.competences}
+        self._items: dict[str, tuple[Lesson, Item]] | None = None
 
     @property
     def items(self) -> dict[str, tuple[Lesson, Item]]:
-        return {item.id: (lesson, item) for lesson in self.lessons.values() for item in lesson.items}
+        """Every item with its lesson; rebuilt only after the lessons change."""
+        if self._items is None:
+            self._items = {item.id: (lesson, item) for lesson in self.lessons.values() for item in lesson.items}
+        return self._items
 
     def lessons_for_skill(self, skill_id: str) -> list[Lesson]:
         return [lesson for lesson in self.lessons.values() if skill_id in lesson.skills]
@@ -279,6 +283,7 @@ class Library:
                 problems.append(Problem(shown, 1, f"items.{j}.id: item id {item.id!r} already belongs to another lesson"))
         if not problems:
             self.lessons[lesson.id] = lesson
+            self._items = None
         return problems
 
 
@@ -344,6 +349,7 @@ def load_library(content_dir: Path) -> Library:
                 problems.append(Problem(shown(path), line_of(lines, ("items", j, "id")), f"items.{j}.id: item id {item.id!r} also used in lesson {item_owner[item.id]!r}"))
             item_owner.setdefault(item.id, lesson.id)
         library.lessons[lesson.id] = lesson
+    library._items = None
 
     for path in sorted((content_dir / "eval").glob("*.yaml")):
         try:

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tutor import bkt
 from tutor.artefacts import MasteryModel
-from tutor.store import Event, Learner, Mastery, utcnow
+from tutor.bulk_writes import insert_events, insert_learners, upsert_mastery
+from tutor.store import Mastery, utcnow
 
 
 @dataclass(frozen=True)
@@ -55,21 +55,12 @@ class Outcome:
         return self.statuses.count("duplicate")
 
 
-def _insert(session: Session):
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def record_events(session: Session, events: list[LearnerEvent], model: MasteryModel) -> Outcome:
     """Store new events and update mastery for the graded ones; the caller commits."""
     if not events:
         return Outcome()
-    insert = _insert(session)
-    learners = sorted({e.learner for e in events})
-    session.execute(insert(Learner).on_conflict_do_nothing(index_elements=["id"]), [{"id": lid, "created_at": utcnow()} for lid in learners])
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Learner.id).where(Learner.id.in_(learners)).order_by(Learner.id).with_for_update())
-
     now = utcnow()
+    insert_learners(session, sorted({e.learner for e in events}), now)
     rows = [
         {
             "event_id": e.event_id, "learner_id": e.learner, "kind": e.kind, "item_id": e.item_id, "lesson_id": e.lesson_id,
@@ -78,7 +69,7 @@ def record_events(session: Session, events: list[LearnerEvent], model: MasteryMo
         }
         for e in events
     ]
-    inserted = set(session.scalars(insert(Event).on_conflict_do_nothing(index_elements=["event_id"]).returning(Event.event_id), rows))
+    inserted = insert_events(session, rows)
     outcome = Outcome()
     fresh: list[LearnerEvent] = []
     for e in events:
@@ -101,7 +92,7 @@ def apply_answers(session: Session, answers: list[LearnerEvent], model: MasteryM
         by_learner[e.learner].append(e)
     current = {
         (m.learner_id, m.skill_id): (m.p_mastered, m.n_observations)
-        for m in session.scalars(select(Mastery).where(Mastery.learner_id.in_(list(by_learner))))
+        for m in session.execute(select(Mastery.learner_id, Mastery.skill_id, Mastery.p_mastered, Mastery.n_observations).where(Mastery.learner_id.in_(list(by_learner))))
     }
     changed: dict[tuple[str, str], tuple[float, int]] = {}
     for learner, evs in by_learner.items():
@@ -110,12 +101,7 @@ def apply_answers(session: Session, answers: list[LearnerEvent], model: MasteryM
                 params = model.params(skill)
                 p, n = changed.get((learner, skill)) or current.get((learner, skill)) or (params.prior, 0)
                 changed[(learner, skill)] = (bkt.update(p, e.score, params), n + 1)
-    stmt = _insert(session)(Mastery)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["learner_id", "skill_id"],
-        set_={"p_mastered": stmt.excluded.p_mastered, "n_observations": stmt.excluded.n_observations, "updated_at": stmt.excluded.updated_at},
-    )
-    session.execute(
-        stmt,
+    upsert_mastery(
+        session,
         [{"learner_id": lid, "skill_id": sid, "p_mastered": p, "n_observations": n, "updated_at": now} for (lid, sid), (p, n) in changed.items()],
     )
