@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from tutor import __version__
-from tutor.api import events, framework, health, learners, xapi
+from tutor.api import events, framework, health, learners, lessons, xapi
 from tutor.config import Settings, load_settings
 from tutor.credentials import create_key
 from tutor.runtime import Runtime
@@ -67,6 +67,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         access_log.info("%s %s %d %.1fms", request.method, getattr(route, "path", "(unmatched)"), response.status_code, (time.perf_counter() - started) * 1000)
         return response
 
-    for module in (health, events, xapi, learners, framework):
+    for module in (health, events, xapi, learners, framework, lessons):
         app.include_router(module.router)
     return app

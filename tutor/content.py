@@ -152,6 +152,7 @@ class Problem:
     file: str
     line: int
     message: str
+    loc: tuple = ()
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"
@@ -258,29 +259,34 @@ class Library:
         problems = []
         for i, sid in enumerate(lesson.skills):
             if sid not in self.skills:
-                problems.append(Problem(shown, line_of(lines, ("skills", i)), f"skills.{i}: unknown skill {sid!r}"))
+                problems.append(Problem(shown, line_of(lines, ("skills", i)), f"skills.{i}: unknown skill {sid!r}", ("skills", i)))
         seen: set[str] = set()
         for j, item in enumerate(lesson.items):
             if item.id in seen:
-                problems.append(Problem(shown, line_of(lines, ("items", j, "id")), f"items.{j}.id: duplicate item id {item.id!r}"))
+                problems.append(Problem(shown, line_of(lines, ("items", j, "id")), f"items.{j}.id: duplicate item id {item.id!r}", ("items", j, "id")))
             seen.add(item.id)
             for i, sid in enumerate(item.skills):
                 if sid not in self.skills:
-                    problems.append(Problem(shown, line_of(lines, ("items", j, "skills", i)), f"items.{j}.skills.{i}: unknown skill {sid!r}"))
+                    problems.append(Problem(shown, line_of(lines, ("items", j, "skills", i)), f"items.{j}.skills.{i}: unknown skill {sid!r}", ("items", j, "skills", i)))
         for lang in LANGUAGES:
             n = lesson.words(lang)
             if n < MIN_WORDS_PER_LANGUAGE:
-                problems.append(Problem(shown, line_of(lines, ("sections",)), f"{lang}: {n} words, at least {MIN_WORDS_PER_LANGUAGE} needed"))
+                problems.append(Problem(shown, line_of(lines, ("sections",)), f"{lang}: {n} words, at least {MIN_WORDS_PER_LANGUAGE} needed", ("sections",)))
         return problems
 
-    def add_lesson(self, lesson: Lesson) -> list[Problem]:
-        """Add or replace a lesson after checking it; returns the problems (and adds nothing) if any."""
+    def problems_with(self, lesson: Lesson) -> list[Problem]:
+        """What stops a lesson from joining the library (as new or as a replacement)."""
         shown = f"lesson {lesson.id}"
         problems = self.check_lesson(lesson, shown)
         other_items = {iid for iid, (owner, _) in self.items.items() if owner.id != lesson.id}
         for j, item in enumerate(lesson.items):
             if item.id in other_items:
-                problems.append(Problem(shown, 1, f"items.{j}.id: item id {item.id!r} already belongs to another lesson"))
+                problems.append(Problem(shown, 1, f"items.{j}.id: item id {item.id!r} already belongs to another lesson", ("items", j, "id")))
+        return problems
+
+    def add_lesson(self, lesson: Lesson) -> list[Problem]:
+        """Add or replace a lesson after checking it; returns the problems (and adds nothing) if any."""
+        problems = self.problems_with(lesson)
         if not problems:
             self.lessons[lesson.id] = lesson
             self._items = None

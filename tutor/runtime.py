@@ -19,7 +19,7 @@ from tutor.config import Settings
 from tutor.content import ContentError, Lesson, Library, load_library
 from tutor.database import make_engine, make_sessions, upgrade
 from tutor.identity import pseudonym
-from tutor.store import AddedLesson, ServiceState
+from tutor.store import AddedLesson, ServiceState, utcnow
 
 MODEL_KEY = "active_model"
 CONTENT_KEY = "content_revision"
@@ -37,6 +37,7 @@ class Runtime:
         self.model: MasteryModel = load_mastery_model(settings.models_dir / self.model_name)
         self.lesson_listeners: list[Callable[[Lesson], None]] = []
         self._revisions: dict[str, int] = {}
+        self._lesson_stamps: dict[str, object] = {}
         self._checked = 0.0
         self._lock = threading.Lock()
         self.refresh(force=True)
@@ -67,7 +68,9 @@ class Runtime:
                 content = state.get(CONTENT_KEY)
                 if content is not None and content.revision != self._revisions.get(CONTENT_KEY):
                     for row in s.scalars(select(AddedLesson)):
-                        self._apply_lesson(Lesson.model_validate(row.body))
+                        if self._lesson_stamps.get(row.id) != row.updated_at:
+                            self._apply_lesson(Lesson.model_validate(row.body))
+                            self._lesson_stamps[row.id] = row.updated_at
                     self._revisions[CONTENT_KEY] = content.revision
                 chosen = state.get(MODEL_KEY)
                 if chosen is not None and chosen.revision != self._revisions.get(MODEL_KEY):
@@ -92,18 +95,21 @@ class Runtime:
 
     def add_lesson(self, lesson: Lesson) -> list:
         """Check, store and publish a lesson; returns problems (and changes nothing) when it is invalid."""
-        problems = self.library.add_lesson(lesson)
+        problems = self.library.problems_with(lesson)
         if problems:
             return problems
         with self.session() as s, s.begin():
             row = s.get(AddedLesson, lesson.id)
             if row is None:
-                s.add(AddedLesson(id=lesson.id, body=lesson.model_dump()))
+                row = AddedLesson(id=lesson.id, body=lesson.model_dump())
+                s.add(row)
             else:
-                row.body = lesson.model_dump()
+                row.body, row.updated_at = lesson.model_dump(), utcnow()
             self._bump(s, CONTENT_KEY, lesson.id)
-        for listener in self.lesson_listeners:
-            listener(lesson)
+            s.flush()
+            stamp = row.updated_at
+        self._apply_lesson(lesson)
+        self._lesson_stamps[lesson.id] = stamp
         return []
 
     def activate_model(self, name: str) -> MasteryModel:

@@ -1,0 +1,75 @@
+"""Lessons added at run time are used at once, by this worker and by others."""
+
+from __future__ import annotations
+
+from tests.conftest import auth, make_lesson
+from tutor.runtime import Runtime
+
+
+def test_admin_adds_a_lesson_used_at_once(client, keys, runtime, settings):
+    lesson = make_lesson("platform-qr-payments", "4.2-intermediate")
+    r = client.post("/v1/content/lessons", json=lesson, headers=auth(keys["admin"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "added"
+    assert client.get("/v1/lessons/platform-qr-payments", headers=auth(keys["platform"])).json()["title"]["en"] == "Lesson platform-qr-payments (en)"
+    skills = client.get("/v1/skills", headers=auth(keys["platform"])).json()
+    assert "platform-qr-payments" in next(s for s in skills if s["skill_id"] == "4.2-intermediate")["lessons"]
+    event = {"event_id": "n1", "learner_id": "l1", "item_id": "platform-qr-payments-1", "correct": True, "timestamp": "2026-11-20T08:00:00Z"}
+    assert client.post("/v1/events", json={"events": [event]}, headers=auth(keys["platform"])).status_code == 200
+    mastery = client.get("/v1/learners/l1/mastery", headers=auth(keys["platform"])).json()
+    assert {s["skill_id"]: s["n_observations"] for s in mastery["skills"]}["4.2-intermediate"] == 1
+    other_worker = Runtime(settings, migrate=False)
+    assert "platform-qr-payments" in other_worker.library.lessons
+    other_worker.engine.dispose()
+    lesson["title"]["en"] = "QR payments"
+    r = client.post("/v1/content/lessons", json=lesson, headers=auth(keys["admin"]))
+    assert r.json()["status"] == "replaced"
+    assert client.get("/v1/lessons/platform-qr-payments", headers=auth(keys["platform"])).json()["title"]["en"] == "QR payments"
+
+
+def test_invalid_lessons_are_refused_with_locations(client, keys):
+    lesson = make_lesson("bad-lesson", "4.2-intermediate")
+    lesson["items"][1]["skills"] = ["8.8-basic"]
+    r = client.post("/v1/content/lessons", json=lesson, headers=auth(keys["admin"]))
+    assert r.status_code == 422
+    assert {"loc": ["body", "items", 1, "skills", 0], "msg": "items.1.skills.0: unknown skill '8.8-basic'"}.items() <= r.json()["detail"][0].items()
+    clash = make_lesson("clash", "4.2-intermediate")
+    clash["items"][0]["id"] = "test-scams-1"
+    r = client.post("/v1/content/lessons", json=clash, headers=auth(keys["admin"]))
+    assert r.status_code == 422 and "already belongs to another lesson" in r.text
+    del lesson["title"]["vi"]
+    r = client.post("/v1/content/lessons", json=lesson, headers=auth(keys["admin"]))
+    assert r.status_code == 422 and ["body", "title", "vi"] in [e["loc"] for e in r.json()["detail"]]
+    assert client.get("/v1/lessons/bad-lesson", headers=auth(keys["platform"])).status_code == 404
+
+
+def test_only_admins_add_lessons(client, keys):
+    r = client.post("/v1/content/lessons", json=make_lesson("x", "4.2-basic"), headers=auth(keys["platform"]))
+    assert r.status_code == 403
+
+
+def test_content_import_command_reaches_running_workers(runtime, settings, monkeypatch, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from tutor.cli import app
+
+    folder = tmp_path / "new-lessons"
+    folder.mkdir()
+    (folder / "imported.yaml").write_text(yaml.safe_dump(make_lesson("imported", "5.1-basic"), allow_unicode=True))
+    for name, value in {
+        "TUTOR_DATABASE_URL": settings.database_url, "TUTOR_CONTENT_DIR": str(settings.content_dir),
+        "TUTOR_VAR_DIR": str(settings.var_dir), "TUTOR_PSEUDONYM_SECRET": settings.pseudonym_secret.decode(),
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["content", "import", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "imported" not in runtime.library.lessons
+    runtime.refresh(force=True)
+    assert "imported" in runtime.library.lessons
+    bad = make_lesson("broken", "5.1-basic")
+    bad["items"][0]["correct"] = 9
+    (folder / "imported.yaml").unlink()
+    (folder / "broken.yaml").write_text(yaml.safe_dump(bad))
+    result = CliRunner().invoke(app, ["content", "import", str(folder)])
+    assert result.exit_code == 1 and "broken.yaml" in result.output and "correct = 9" in result.output
