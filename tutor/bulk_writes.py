@@ -60,21 +60,24 @@ def insert_events(session: Session, rows: list[dict]) -> set[str]:
 
 
 def upsert_mastery(session: Session, rows: list[dict]) -> None:
-    """Write new mastery values (learner_id, skill_id, p_mastered, n_observations, updated_at)."""
+    """Write new mastery values (learner_id, skill_id, p_mastered, n_observations, updated_at, last_event_at)."""
     if _postgres(session):
-        cols = [("learner_id", String), ("skill_id", String), ("p_mastered", Float), ("n_observations", Integer), ("updated_at", DateTime(timezone=True))]
+        cols = [
+            ("learner_id", String), ("skill_id", String), ("p_mastered", Float), ("n_observations", Integer),
+            ("updated_at", DateTime(timezone=True)), ("last_event_at", DateTime(timezone=True)),
+        ]
         names = [n for n, _ in cols]
         sql = (
             f"INSERT INTO mastery ({', '.join(names)}) SELECT * FROM unnest({', '.join(':' + n for n in names)}) "
             "ON CONFLICT (learner_id, skill_id) DO UPDATE SET p_mastered = excluded.p_mastered, "
-            "n_observations = excluded.n_observations, updated_at = excluded.updated_at"
+            "n_observations = excluded.n_observations, updated_at = excluded.updated_at, last_event_at = excluded.last_event_at"
         )
         session.execute(_arrays(sql, cols), {n: [r[n] for r in rows] for n in names})
         return
     stmt = sqlite.insert(Mastery.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=["learner_id", "skill_id"],
-        set_={"p_mastered": stmt.excluded.p_mastered, "n_observations": stmt.excluded.n_observations, "updated_at": stmt.excluded.updated_at},
+        set_={name: stmt.excluded[name] for name in ("p_mastered", "n_observations", "updated_at", "last_event_at")},
     )
     session.execute(stmt, rows)
 

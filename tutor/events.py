@@ -2,15 +2,16 @@
 
 Idempotency lives in the database: an event id that is already stored is not inserted again, and
 only events actually inserted move mastery, so a retried batch (or two workers racing on the same
-batch) can never count an answer twice. Within a batch, each learner's answers are applied in time
-order; batches are applied in the order they arrive (see README, "Event order").
+batch) can never count an answer twice. A learner's rows are locked for the transaction, so two
+workers writing for one learner are serialised; answers are folded in time order, and a late
+answer makes the skills it touches be replayed (see README, "Event order").
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from tutor import bkt
 from tutor.artefacts import MasteryModel
 from tutor.bulk_writes import insert_events, insert_learners, upsert_mastery
-from tutor.store import Mastery, utcnow
+from tutor.store import Event, Mastery, utcnow
 
 
 @dataclass(frozen=True)
@@ -83,25 +84,66 @@ def record_events(session: Session, events: list[LearnerEvent], model: MasteryMo
     return outcome
 
 
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+def _replay(session: Session, learner: str, skill: str, model: MasteryModel, base: tuple) -> tuple[float, int, datetime | None]:
+    """Mastery of one skill recomputed from the stored answers in time order, from the retention base."""
+    base_p, base_n, base_until = base
+    p, n, last = (base_p, base_n, base_until) if base_p is not None else (model.params(skill).prior, 0, None)
+    rows = session.execute(
+        select(Event.skills, Event.score, Event.occurred_at)
+        .where(Event.learner_id == learner, Event.kind == "answer")
+        .order_by(Event.occurred_at, Event.id)
+    )
+    for skills, score, occurred in rows:
+        occurred = aware(occurred)
+        if skill in skills and (base_until is None or occurred > base_until):
+            p, n, last = bkt.update(p, score, model.params(skill)), n + 1, occurred
+    return p, n, last
+
+
 def apply_answers(session: Session, answers: list[LearnerEvent], model: MasteryModel, now: datetime) -> None:
-    """Fold graded answers into the stored mastery rows with the BKT update."""
+    """Fold graded answers into the stored mastery rows with the BKT update.
+
+    Answers are applied in time order. One that is older than the latest answer already folded into
+    a skill (a late arrival) makes that skill be replayed from the stored answers, so the result is
+    the same as if every answer had arrived in time order.
+    """
     if not answers:
         return
     by_learner: dict[str, list[LearnerEvent]] = defaultdict(list)
     for e in answers:
         by_learner[e.learner].append(e)
     current = {
-        (m.learner_id, m.skill_id): (m.p_mastered, m.n_observations)
-        for m in session.execute(select(Mastery.learner_id, Mastery.skill_id, Mastery.p_mastered, Mastery.n_observations).where(Mastery.learner_id.in_(list(by_learner))))
+        (row.learner_id, row.skill_id): row
+        for row in session.execute(
+            select(Mastery.learner_id, Mastery.skill_id, Mastery.p_mastered, Mastery.n_observations, Mastery.last_event_at,
+                   Mastery.base_p, Mastery.base_n, Mastery.base_until)
+            .where(Mastery.learner_id.in_(list(by_learner)))
+        )
     }
-    changed: dict[tuple[str, str], tuple[float, int]] = {}
+    changed: dict[tuple[str, str], tuple[float, int, datetime | None]] = {}
+    replayed: set[tuple[str, str]] = set()
     for learner, evs in by_learner.items():
         for e in sorted(evs, key=lambda e: e.occurred_at):
             for skill in e.skills:
-                params = model.params(skill)
-                p, n = changed.get((learner, skill)) or current.get((learner, skill)) or (params.prior, 0)
-                changed[(learner, skill)] = (bkt.update(p, e.score, params), n + 1)
+                key = (learner, skill)
+                if key in replayed:
+                    continue
+                row = current.get(key)
+                if key not in changed and row is not None and row.last_event_at is not None and e.occurred_at < aware(row.last_event_at):
+                    changed[key] = _replay(session, learner, skill, model, (row.base_p, row.base_n, aware(row.base_until)))
+                    replayed.add(key)
+                    continue
+                p, n, last = changed.get(key) or ((row.p_mastered, row.n_observations, aware(row.last_event_at)) if row else (model.params(skill).prior, 0, None))
+                changed[key] = (bkt.update(p, e.score, model.params(skill)), n + 1, max(filter(None, (last, e.occurred_at))))
     upsert_mastery(
         session,
-        [{"learner_id": lid, "skill_id": sid, "p_mastered": p, "n_observations": n, "updated_at": now} for (lid, sid), (p, n) in changed.items()],
+        [
+            {"learner_id": lid, "skill_id": sid, "p_mastered": p, "n_observations": n, "updated_at": now, "last_event_at": last}
+            for (lid, sid), (p, n, last) in changed.items()
+        ],
     )

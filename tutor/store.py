@@ -70,6 +70,10 @@ class Mastery(Base):
     p_mastered: Mapped[float] = mapped_column(Float)
     n_observations: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), comment="latest answer time folded in")
+    base_p: Mapped[float | None] = mapped_column(Float, comment="mastery folded from events removed by retention")
+    base_n: Mapped[int | None] = mapped_column(Integer)
+    base_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), comment="events up to this time are folded into base_p")
 
 
 class ApiClient(Base):
@@ -85,6 +89,8 @@ class ApiClient(Base):
     learner_id: Mapped[str | None] = mapped_column(String(64), comment="for learner-scope keys: the only learner it may read")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), comment="set on the old key when it is rotated")
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer, comment="requests per minute per worker; null = no limit")
 
 
 class AddedLesson(Base):
@@ -105,3 +111,25 @@ class ServiceState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEntry(Base):
+    """An admin action: who (key prefix), what, on what, when. Never a learner identifier."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120), comment="key prefix and name, or 'cli'")
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+
+
+class Erasure(Base):
+    """That a learner's data was erased, and how much; deliberately without any identifier."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    rows: Mapped[int] = mapped_column(Integer)
