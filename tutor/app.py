@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tutor import __version__
-from tutor.api import events, framework, health, learners, lessons, xapi
+from tutor.api import admin, events, framework, health, learners, lessons, xapi
 from tutor.config import Settings, load_settings
-from tutor.credentials import create_key
+from tutor.credentials import RateLimiter, create_key
 from tutor.runtime import Runtime
 from tutor.store import ApiClient
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if rt.settings.embedded:
             _development_key(rt)
         app.state.runtime = rt
+        app.state.rate_limiter = RateLimiter()
         yield
         if runtime is None:
             rt.engine.dispose()
@@ -67,6 +69,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         access_log.info("%s %s %d %.1fms", request.method, getattr(route, "path", "(unmatched)"), response.status_code, (time.perf_counter() - started) * 1000)
         return response
 
-    for module in (health, events, xapi, learners, framework, lessons):
+    @app.exception_handler(DBAPIError)
+    async def database_unavailable(request: Request, exc: DBAPIError):
+        if not exc.connection_invalidated and not isinstance(exc, (OperationalError, InterfaceError)):
+            raise exc
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return JSONResponse({"detail": "The database is unreachable; retry shortly. Nothing of this request was stored."}, status_code=503, headers={"Retry-After": "5"})
+
+    for module in (health, events, xapi, learners, framework, lessons, admin):
         app.include_router(module.router)
     return app

@@ -6,12 +6,14 @@ import typer
 
 from tutor.content_cli import content_app
 from tutor.keys_cli import keys_app
+from tutor.retention_cli import retention
+from tutor.retrieval_cli import register as register_retrieval
 
 app = typer.Typer(help="Adaptive tutoring service: content, keys, models and evaluation.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 app.add_typer(keys_app, name="keys")
-from tutor.retrieval_cli import register as _register_retrieval  # noqa: E402
+app.command("retention")(retention)
+register_retrieval(app)  # index build, ask, retrieval-eval, retrieval-calibrate
 
-_register_retrieval(app)  # index build, ask, retrieval-eval, retrieval-calibrate
 if __name__ == "__main__":
     app()

@@ -20,6 +20,7 @@ class Settings:
     mastery_threshold: float = 0.95
     max_batch: int = 1000
     refresh_seconds: float = 2.0
+    retention_days: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -49,4 +50,5 @@ def load_settings() -> Settings:
         pseudonym_secret=_secret(var_dir),
         mastery_threshold=float(os.environ.get("TUTOR_MASTERY_THRESHOLD", "0.95")),
         refresh_seconds=float(os.environ.get("TUTOR_REFRESH_SECONDS", "2.0")),
+        retention_days=int(os.environ["TUTOR_RETENTION_DAYS"]) if os.environ.get("TUTOR_RETENTION_DAYS") else None,
     )

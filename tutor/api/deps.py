@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -37,9 +38,16 @@ class Caller:
     name: str
     scopes: frozenset[str]
     learner: str | None  # pseudonym, for learner-scope keys
+    key_prefix: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the audit log names the caller."""
+        return f"{self.key_prefix} ({self.name})"
 
 
 def _caller(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     session: Annotated[Session, Depends(get_session)],
 ) -> Caller:
@@ -50,8 +58,16 @@ def _caller(
     except OperationalError:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unreachable; retry shortly.") from None
     if client is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Unknown or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
-    return Caller(client.id, client.name, frozenset(client.scopes.split()), client.learner_id)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Unknown, expired or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
+    if client.rate_per_minute:
+        wait = request.app.state.rate_limiter.wait_seconds(client.id, client.rate_per_minute)
+        if wait > 0:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"This key may make {client.rate_per_minute} requests a minute; retry after {math.ceil(wait)} s.",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+    return Caller(client.id, client.name, frozenset(client.scopes.split()), client.learner_id, client.key_prefix)
 
 
 def require_scopes(*allowed: str):

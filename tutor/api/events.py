@@ -76,6 +76,12 @@ class EventBatchResult(BaseModel):
     results: list[EventResult]
 
 
+def retention_horizon(runtime) -> datetime | None:
+    """Answers at or before this time are refused: their raw events would already have been folded and deleted."""
+    days = runtime.settings.retention_days
+    return None if days is None else datetime.now(timezone.utc) - timedelta(days=days)
+
+
 def skills_of(event: AnswerEvent, index: int, library: Library, errors: list[dict]) -> tuple[str, ...]:
     """The event's skills, after checking every id against the library; problems go to errors."""
     loc = ("body", "events", index)
@@ -106,8 +112,12 @@ def post_events(
     errors: list[dict] = []
     library = runtime.library
     prepared = []
+    horizon = retention_horizon(runtime)
     for i, e in enumerate(batch.events):
         skills = skills_of(e, i, library, errors)
+        if horizon is not None and as_utc(e.timestamp) <= horizon:
+            errors.append({"type": "too_old", "loc": ("body", "events", i, "timestamp"), "input": e.timestamp.isoformat(),
+                           "msg": f"older than the retention period ({runtime.settings.retention_days} days): raw events that old are no longer kept, so it cannot be applied"})
         prepared.append(
             LearnerEvent(
                 event_id=e.event_id, learner=runtime.pseudonym(e.learner_id), kind="answer", occurred_at=as_utc(e.timestamp),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from tutor.api.deps import Caller, RuntimeDep, SessionDep, require_scopes
+from tutor.learner_data import erase, export
 from tutor.mastery import mastery_report
 from tutor.runtime import Runtime
 from tutor.store import Learner, Mastery
@@ -81,3 +82,73 @@ def get_mastery(
         competences=[CompetenceMasteryOut(**vars(c), name=library.competences[c.code].name.get(lang)) for c in report.competences],
         domains=[DomainMasteryOut(**vars(d), name=library.domains[d.code].name.get(lang)) for d in report.domains],
     )
+
+
+class ExportedEvent(BaseModel):
+    event_id: str
+    kind: str
+    item_id: str | None
+    lesson_id: str | None
+    skills: list[str]
+    score: float | None
+    occurred_at: datetime
+    duration_seconds: float | None
+    attempt: int | None
+    source: str
+    verb: str | None
+    skip_reason: str | None
+    received_at: datetime
+
+
+class ExportedMastery(BaseModel):
+    skill_id: str
+    p_mastered: float
+    n_observations: int
+    updated_at: datetime
+    last_event_at: datetime | None
+
+
+class ExportedKey(BaseModel):
+    key_prefix: str
+    scopes: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class LearnerExport(BaseModel):
+    """Everything the service holds about one learner (Decree 13/2023/ND-CP, right of access)."""
+
+    learner_id: str
+    first_seen: datetime
+    events: list[ExportedEvent]
+    mastery: list[ExportedMastery]
+    learner_keys: list[ExportedKey]
+    questions: list[str] = Field(description="Questions are not stored with the learner, so this is always empty.")
+
+
+class Erased(BaseModel):
+    erased: bool
+    rows: int
+
+
+@router.get("/{learner_id}/export", response_model=LearnerExport, summary="Everything held about a learner")
+def export_learner(
+    learner_id: LearnerId, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("platform"))]
+) -> LearnerExport:
+    data = export(session, runtime.pseudonym(learner_id))
+    if data is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Nothing is held about this learner.")
+    return LearnerExport(learner_id=learner_id, **data)
+
+
+@router.delete("/{learner_id}", response_model=Erased, summary="Erase everything held about a learner")
+def erase_learner(
+    learner_id: LearnerId, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("platform"))]
+) -> Erased:
+    """Deletes the learner's events, mastery and learner keys in one transaction and records only
+    that an erasure happened (no identifier). Erasing twice answers 404 the second time."""
+    rows = erase(session, runtime.pseudonym(learner_id))
+    if rows is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Nothing is held about this learner (already erased, or never seen).")
+    session.commit()
+    return Erased(erased=True, rows=rows)

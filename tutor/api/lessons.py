@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
-from tutor.api.deps import Caller, RuntimeDep, require_scopes
+from tutor import audit
+from tutor.api.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.content import LANGUAGES, Lesson
 
 router = APIRouter(tags=["content"])
@@ -21,13 +22,15 @@ class LessonSaved(BaseModel):
 
 
 @router.post("/v1/content/lessons", response_model=LessonSaved, summary="Add or replace a lesson")
-def put_lesson(lesson: Lesson, runtime: RuntimeDep, caller: Annotated[Caller, Depends(require_scopes("admin"))]) -> LessonSaved:
+def put_lesson(lesson: Lesson, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("admin"))]) -> LessonSaved:
     """Checked like the bundled library (known skills, translations, at least 4 items, 300 words per
     language, item ids unique); the question index and the recommender use it at once."""
     existed = lesson.id in runtime.library.lessons
     problems = runtime.add_lesson(lesson)
     if problems:
         raise RequestValidationError([{"type": "content", "loc": ("body", *p.loc), "msg": p.message, "input": None} for p in problems])
+    audit.record(session, caller.label, "lesson.replace" if existed else "lesson.add", lesson.id)
+    session.commit()
     return LessonSaved(lesson_id=lesson.id, status="replaced" if existed else "added", words={lang: lesson.words(lang) for lang in LANGUAGES})
 
 
