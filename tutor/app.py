@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tutor import __version__
-from tutor.api import admin, events, framework, health, learners, lessons, xapi
+from tutor.api import admin, events, framework, health, learners, lessons, research, xapi
 from tutor.config import Settings, load_settings
 from tutor.credentials import RateLimiter, create_key
 from tutor.runtime import Runtime
@@ -76,6 +76,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return JSONResponse({"detail": "The database is unreachable; retry shortly. Nothing of this request was stored."}, status_code=503, headers={"Retry-After": "5"})
 
-    for module in (health, events, xapi, learners, framework, lessons, admin):
+    for module in (health, events, xapi, learners, framework, lessons, admin, research):
         app.include_router(module.router)
     return app
