@@ -7,18 +7,38 @@ import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tutor import __version__
 from tutor.api import admin, events, framework, health, learners, lessons, research, xapi
+from tutor.api import placement as placement_api, recommendations as recommendations_api
 from tutor.config import Settings, load_settings
 from tutor.credentials import RateLimiter, create_key
 from tutor.runtime import Runtime
 from tutor.store import ApiClient
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class ErrorMessage(BaseModel):
+    detail: str = Field(description="What went wrong and what to do about it.")
+
+
+ERROR_RESPONSES = {
+    400: {"model": ErrorMessage, "description": "A required header is missing or wrong."},
+    401: {"model": ErrorMessage, "description": "Missing, unknown, expired or revoked API key."},
+    403: {"model": ErrorMessage, "description": "The key lacks the scope this route needs."},
+    404: {"model": ErrorMessage, "description": "No such learner, lesson, key or artefact."},
+    413: {"model": ErrorMessage, "description": "Request body too large."},
+    429: {"model": ErrorMessage, "description": "Rate limit of this key reached; see the Retry-After header."},
+    503: {"model": ErrorMessage, "description": "The database is unreachable; retry later."},
+}
 access_log = logging.getLogger("tutor.access")
 log = logging.getLogger("tutor")
 
@@ -69,6 +89,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         access_log.info("%s %s %d %.1fms", request.method, getattr(route, "path", "(unmatched)"), response.status_code, (time.perf_counter() - started) * 1000)
         return response
 
+    @app.exception_handler(StarletteHTTPException)
+    async def method_not_allowed(request: Request, exc: StarletteHTTPException):
+        """Starlette's 405 lists only the first matching route's methods; list all of them."""
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        methods = sorted({m for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(request.url.path) for m in r.methods})
+        return JSONResponse({"detail": f"{request.method} is not allowed here; use {', '.join(methods)}."}, status_code=405, headers={"Allow": ", ".join(methods)})
+
     @app.exception_handler(DBAPIError)
     async def database_unavailable(request: Request, exc: DBAPIError):
         if not exc.connection_invalidated and not isinstance(exc, (OperationalError, InterfaceError)):
@@ -76,6 +104,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return JSONResponse({"detail": "The database is unreachable; retry shortly. Nothing of this request was stored."}, status_code=503, headers={"Retry-After": "5"})
 
-    for module in (health, events, xapi, learners, framework, lessons, admin, research):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    for module in (events, xapi, learners, framework, lessons, admin, research):
+        app.include_router(module.router, responses=ERROR_RESPONSES)
+    for module in (recommendations_api, placement_api):  # what to study next; placement quiz
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

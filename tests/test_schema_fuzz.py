@@ -1,0 +1,46 @@
+"""Property-based fuzzing of the OpenAPI schema (schemathesis) on both stores: no 5xx, no schema violation.
+
+The same run against a live server: see README, "Fuzzing the API".
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from tests.conftest import _reset_postgres
+from tutor.app import create_app
+from tutor.credentials import RateLimiter, create_key
+from tutor.runtime import Runtime
+
+app = create_app()
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+EXAMPLES = int(os.environ.get("TUTOR_FUZZ_EXAMPLES", "15"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzz_key(request, tmp_path_factory, content_dir):
+    from tutor.config import PROJECT_ROOT, Settings
+
+    var = tmp_path_factory.mktemp("fuzz")
+    if request.param == "sqlite":
+        url = f"sqlite:///{var / 'fuzz.db'}"
+    else:
+        url = request.getfixturevalue("pg_database")
+        _reset_postgres(url)
+    runtime = Runtime(Settings(database_url=url, content_dir=content_dir, models_dir=PROJECT_ROOT / "models", var_dir=var,
+                               pseudonym_secret=b"fuzz", refresh_seconds=0.0))
+    with runtime.session() as s, s.begin():
+        _, key = create_key(s, "fuzz", ["platform", "researcher", "admin"])
+    app.state.runtime, app.state.rate_limiter = runtime, RateLimiter()
+    yield key
+    runtime.engine.dispose()
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_never_fails_and_keeps_its_schema(case, fuzz_key):
+    case.call_and_validate(headers={**(case.headers or {}), "Authorization": f"Bearer {fuzz_key}"})
