@@ -601,13 +601,14 @@ def load_state(session, learner: str, now: datetime, policy: Policy) -> tuple[Le
         return state, False
     cut = now - timedelta(minutes=policy.recent_minutes)
     recent = session.execute(
-        select(Event.lesson_id, Event.item_id, func.max(Event.occurred_at))
+        select(Event.lesson_id, Event.item_id, Event.source, func.max(Event.occurred_at))
         .where(Event.learner_id == learner, Event.occurred_at >= cut, Event.kind.in_(("answer", "exposure")))
-        .group_by(Event.lesson_id, Event.item_id)
+        .group_by(Event.lesson_id, Event.item_id, Event.source)
     ).all()
-    for lesson_id, item_id, at in recent:
+    for lesson_id, item_id, source, at in recent:
         at = aware(at)
-        if lesson_id is not None and (lesson_id not in state.recent_lessons or at > state.recent_lessons[lesson_id]):
+        # one placement question is not studying its lesson: it does not hold the lesson back
+        if lesson_id is not None and source != "placement" and (lesson_id not in state.recent_lessons or at > state.recent_lessons[lesson_id]):
             state.recent_lessons[lesson_id] = at
         if item_id is not None:
             state.recent_items[item_id] = at
