@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tutor import __version__
-from tutor.api import admin, events, framework, health, learners, lessons, research, xapi
+from tutor.api import admin, events, framework, health, learners, lessons, questions, research, xapi
 from tutor.api import placement as placement_api, recommendations as recommendations_api
 from tutor.config import Settings, load_settings
 from tutor.credentials import RateLimiter, create_key
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         rt = runtime or Runtime(settings or load_settings())
         if rt.settings.embedded:
             _development_key(rt)
+        if runtime is None:
+            rt.help_desk()
         app.state.runtime = rt
         app.state.rate_limiter = RateLimiter()
         yield
@@ -105,7 +107,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return JSONResponse({"detail": "The database is unreachable; retry shortly. Nothing of this request was stored."}, status_code=503, headers={"Retry-After": "5"})
 
     app.include_router(health.router)
-    for module in (events, xapi, learners, framework, lessons, admin, research):
+    for module in (events, xapi, learners, framework, lessons, questions, admin, research):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     for module in (recommendations_api, placement_api):  # what to study next; placement quiz
         app.include_router(module.router, responses=ERROR_RESPONSES)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import typer
 
+from tutor import research
 from tutor.content_cli import content_app
 from tutor.keys_cli import keys_app
 from tutor.retention_cli import retention
 from tutor.retrieval_cli import register as register_retrieval
+from tutor.recommend_cli import register as register_recommend
 
 app = typer.Typer(help="Adaptive tutoring service: content, keys, models and evaluation.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 app.add_typer(keys_app, name="keys")
 app.command("retention")(retention)
 register_retrieval(app)  # index build, ask, retrieval-eval, retrieval-calibrate
+register_recommend(app)  # simulate
+app.command("train")(research.train)  # fit bkt / next-answer artefacts
+app.command("evaluate")(research.evaluate)  # AUC, RMSE, accuracy + report
 
 if __name__ == "__main__":
     app()

@@ -21,6 +21,7 @@ class Settings:
     max_batch: int = 1000
     refresh_seconds: float = 2.0
     retention_days: int | None = None
+    encoder: str = "e5-small"
 
     @property
     def embedded(self) -> bool:
@@ -51,4 +52,5 @@ def load_settings() -> Settings:
         mastery_threshold=float(os.environ.get("TUTOR_MASTERY_THRESHOLD", "0.95")),
         refresh_seconds=float(os.environ.get("TUTOR_REFRESH_SECONDS", "2.0")),
         retention_days=int(os.environ["TUTOR_RETENTION_DAYS"]) if os.environ.get("TUTOR_RETENTION_DAYS") else None,
+        encoder=os.environ.get("TUTOR_ENCODER", "e5-small"),
     )

@@ -6,6 +6,7 @@ activated) are written to the database and every worker picks them up within `re
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +41,25 @@ class Runtime:
         self._lesson_stamps: dict[str, object] = {}
         self._checked = 0.0
         self._lock = threading.Lock()
+        self._desk_lock = threading.Lock()
+        self._help_desk = None
         self.refresh(force=True)
+
+    def help_desk(self):
+        """The question index over the current lessons, built (or loaded from its cache) on first use."""
+        with self._desk_lock:
+            if self._help_desk is None:
+                from tutor.retrieval import HelpDesk, LessonIndex
+                from tutor.retrieval.encoders import get_encoder
+
+                cache = self.settings.var_dir / "index-cache"
+                shipped = self.settings.models_dir / "index-cache"
+                if not cache.exists() and shipped.is_dir():
+                    shutil.copytree(shipped, cache)  # embeddings of the bundled lessons: a fresh install starts in seconds
+                index = LessonIndex.build(self.library.lessons.values(), get_encoder(self.settings.encoder), cache_dir=cache)
+                self._help_desk = HelpDesk(index)
+                self.lesson_listeners.append(self._help_desk.add_or_replace_lesson)
+            return self._help_desk
 
     def pseudonym(self, raw_learner_id: str) -> str:
         return pseudonym(raw_learner_id, self.settings.pseudonym_secret)

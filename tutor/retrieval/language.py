@@ -38,13 +38,15 @@ def detect_form(
     lang: str | None = None,
     vi_vocabulary: frozenset[str] | set[str] = frozenset(),
     en_vocabulary: frozenset[str] | set[str] = frozenset(),
+    hint: str | None = None,
 ) -> QueryForm:
     """The question's form. ``lang`` (when the caller knows it) wins over detection.
 
     Detection: Vietnamese-only letters or tone marks mean ``vi``; otherwise every folded word votes
     for Vietnamese when it is a frequent Vietnamese syllable or a word of the Vietnamese passages
     but not of the English ones, and for English in the opposite case (English stop words count
-    for English). Ties go to English.
+    for English). Ties go to ``hint``, else English.
+    ``hint`` (the learner's interface language, say) settles a question with no clear signal.
     """
     if lang:
         lang = lang.lower()
@@ -61,6 +63,8 @@ def detect_form(
             en_votes += 1
         elif in_vi and in_en and w in VI_COMMON_FOLDED and w not in _EN_STOP:
             vi_votes += 0.5
-    if vi_votes > en_votes:
+    if vi_votes > en_votes or (vi_votes == en_votes and hint == "vi"):
         return QueryForm("vi", nodiac=not has_diacritics(question))
+    if vi_votes == en_votes and hint and hint != "en":
+        return QueryForm(hint.lower())
     return QueryForm("en")

@@ -2,7 +2,8 @@
 
 * ``exact``: normalised, lower-cased words. Vietnamese keeps its diacritics (with the canonical
   tone placement of :mod:`tutor.retrieval.normalise`) and adds syllable bigrams ("mật_khẩu"),
-  because most Vietnamese words are two syllables; other languages drop stop words.
+  because most Vietnamese words are two syllables; other languages drop stop words and are
+  stemmed (Snowball, via PyStemmer: "passwords" -> "password").
 * ``folded``: the same tokens with every diacritic removed, so "mat khau" finds "mật khẩu".
 
 A question is scored on the fields its form asks for (see ``FIELD_WEIGHTS``): a question typed
@@ -30,6 +31,22 @@ STOPWORDS: dict[str, frozenset[str]] = {
     "pt": frozenset(_sw.STOPWORDS_PORTUGUESE),
 }
 
+# Snowball stemmers (PyStemmer) for the languages that inflect; Vietnamese does not.
+_STEMMER_NAMES = {"en": "english", "de": "german", "es": "spanish", "fr": "french", "pt": "portuguese"}
+_stemmers: dict[str, object] = {}
+
+
+def _stemmer(lang: str):
+    if lang not in _stemmers:
+        try:
+            import Stemmer
+
+            _stemmers[lang] = Stemmer.Stemmer(_STEMMER_NAMES[lang]) if lang in _STEMMER_NAMES else None
+        except ImportError:  # PyStemmer missing: match whole words
+            _stemmers[lang] = None
+    return _stemmers[lang]
+
+
 FIELDS = ("exact", "folded")
 FIELD_WEIGHTS: dict[str, dict[str, float]] = {
     "vi": {"exact": 1.0, "folded": 0.5},
@@ -56,11 +73,15 @@ def analyse(text: str, lang: str) -> Terms:
     toks = words(text)
     if lang == "vi":
         exact = _with_bigrams(toks)
-        folded = _with_bigrams([fold(t) for t in toks])
+        folded_toks = words(fold(" ".join(toks)))  # one pass; folding never merges or splits words
+        if len(folded_toks) != len(toks):
+            folded_toks = [fold(t) for t in toks]
+        folded = _with_bigrams(folded_toks)
     else:
         stop = STOPWORDS.get(lang, frozenset())
         kept = [t for t in toks if t not in stop]
-        exact = kept
+        stemmer = _stemmer(lang)
+        exact = stemmer.stemWords(kept) if stemmer and kept else kept
         folded = [fold(t) for t in kept]
     return Terms(tuple(exact), tuple(folded))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # The five Vietnamese tone marks as combining characters (huyền, sắc, ngã, hỏi, nặng).
 TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
@@ -59,6 +60,7 @@ def _tone_position(base: str) -> int | None:
     return i  # ai, ao, au, ay, eo, ia, iu, oi, ua, ui
 
 
+@lru_cache(maxsize=200_000)
 def _retone_word(word: str) -> str:
     decomposed = unicodedata.normalize("NFD", word)
     tones = [c for c in decomposed if c in TONE_MARKS]

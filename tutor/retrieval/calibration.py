@@ -1,0 +1,60 @@
+"""Measured settings: fusion weight and abstention threshold per question form and encoder.
+
+They live in ``calibration.json`` beside this file, written by ``tutor retrieval-calibrate`` (or
+``bench/retrieval_bench.py``) from the content's evaluation questions, never typed by hand. Each
+encoder has its own entry because cosines of different models are not comparable. A form missing
+from the file uses the ``*`` entry; an encoder missing from the file uses the defaults below
+(fusion weight 0.5, and abstention only when nothing matched at all).
+
+``threshold[form]`` applies to the evidence of the best passage (answer.py); ``threshold["cross:"
++ form]`` is the cosine a passage in *another* language needs to answer a question that the first
+test turned down (lessons missing the question's language).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+DEFAULT_W_DENSE = 0.5
+DEFAULT_THRESHOLD = 0.0
+NEVER = 1.01  # a cosine threshold no passage reaches
+
+
+@dataclass
+class Calibration:
+    encoder: str
+    w_dense: dict[str, float] = field(default_factory=lambda: {"*": DEFAULT_W_DENSE})
+    threshold: dict[str, float] = field(default_factory=lambda: {"*": DEFAULT_THRESHOLD})
+    notes: dict = field(default_factory=dict)  # what it was measured on, and the measurements
+
+    def weight(self, form_key: str) -> float:
+        return float(self.w_dense.get(form_key, self.w_dense.get("*", DEFAULT_W_DENSE)))
+
+    def abstain_below(self, form_key: str) -> float:
+        return float(self.threshold.get(form_key, self.threshold.get("*", DEFAULT_THRESHOLD)))
+
+    def other_language_above(self, form_key: str) -> float:
+        """Cosine a passage in another language needs to answer when no passage in the
+        question's language is strong enough (``cross:<form>`` in the file; > 1 = never)."""
+        return float(self.threshold.get(f"cross:{form_key}", self.threshold.get("cross:*", NEVER)))
+
+
+def load_calibration(encoder_name: str | None, path: Path = CALIBRATION_FILE) -> Calibration:
+    key = encoder_name or "bm25"
+    if path.exists():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entry = data.get(key)
+        if entry:
+            return Calibration(encoder=key, w_dense=entry["w_dense"], threshold=entry["threshold"], notes=entry.get("notes", {}))
+    return Calibration(encoder=key)
+
+
+def save_calibration(cal: Calibration, path: Path = CALIBRATION_FILE) -> None:
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    entry = asdict(cal)
+    entry.pop("encoder")
+    data[cal.encoder] = entry
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
