@@ -18,6 +18,11 @@ def test_admin_adds_a_lesson_used_at_once(client, keys, runtime, settings):
     assert client.post("/v1/events", json={"events": [event]}, headers=auth(keys["platform"])).status_code == 200
     mastery = client.get("/v1/learners/l1/mastery", headers=auth(keys["platform"])).json()
     assert {s["skill_id"]: s["n_observations"] for s in mastery["skills"]}["4.2-intermediate"] == 1
+    search = make_lesson("platform-search-more", "1.1-basic")
+    assert client.post("/v1/content/lessons", json=search, headers=auth(keys["admin"])).status_code == 200
+    steps = client.get("/v1/learners/l1/next?goal=1.1-basic&n=5", headers=auth(keys["platform"]))
+    assert steps.status_code == 200, steps.text
+    assert "platform-search-more" in [r["lesson_id"] for r in steps.json()["recommendations"]]
     other_worker = Runtime(settings, migrate=False)
     assert "platform-qr-payments" in other_worker.library.lessons
     other_worker.engine.dispose()
