@@ -6,6 +6,8 @@ The same run against a live server: see README, "Fuzzing the API".
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -13,18 +15,19 @@ from hypothesis import HealthCheck, settings
 
 from tests.conftest import _reset_postgres
 from tutor.app import create_app
+from tutor.config import PROJECT_ROOT, Settings, content_dir
 from tutor.credentials import RateLimiter, create_key
 from tutor.runtime import Runtime
 
-app = create_app()
+_SCRATCH = Path(tempfile.mkdtemp(prefix="tutor-fuzz-"))
+app = create_app(Settings(database_url=f"sqlite:///{_SCRATCH / 'schema.db'}", content_dir=content_dir(), models_dir=PROJECT_ROOT / "models",
+                          var_dir=_SCRATCH, pseudonym_secret=b"fuzz"))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 EXAMPLES = int(os.environ.get("TUTOR_FUZZ_EXAMPLES", "15"))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def fuzz_key(request, tmp_path_factory, content_dir):
-    from tutor.config import PROJECT_ROOT, Settings
-
     var = tmp_path_factory.mktemp("fuzz")
     if request.param == "sqlite":
         url = f"sqlite:///{var / 'fuzz.db'}"

@@ -41,11 +41,15 @@ def _secret(var_dir: Path) -> bytes:
     return path.read_text().strip().encode()
 
 
+def content_dir() -> Path:
+    return Path(os.environ.get("TUTOR_CONTENT_DIR", PROJECT_ROOT / "content"))
+
+
 def load_settings() -> Settings:
     var_dir = Path(os.environ.get("TUTOR_VAR_DIR", PROJECT_ROOT / "var"))
     return Settings(
         database_url=os.environ.get("TUTOR_DATABASE_URL", f"sqlite:///{var_dir / 'tutor.db'}"),
-        content_dir=Path(os.environ.get("TUTOR_CONTENT_DIR", PROJECT_ROOT / "content")),
+        content_dir=content_dir(),
         models_dir=Path(os.environ.get("TUTOR_MODELS_DIR", PROJECT_ROOT / "models")),
         var_dir=var_dir,
         pseudonym_secret=_secret(var_dir),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tutor.config import load_settings
+from tutor.config import content_dir, load_settings
 from tutor.content import ContentError, Lesson, Problem, load_library, stats
 from tutor.yaml_lines import line_of, read_yaml
 
@@ -17,7 +17,7 @@ ContentDir = typer.Option(None, "--dir", help="Content folder (default: TUTOR_CO
 
 
 def _content_dir(directory: Path | None) -> Path:
-    return directory or load_settings().content_dir
+    return directory or content_dir()
 
 
 def _fail(problems: list[Problem]) -> None:
