@@ -40,7 +40,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 from tutor.retrieval.answer import HelpDesk  # noqa: E402
-from tutor.retrieval.calibration import Calibration, save_calibration  # noqa: E402
+from tutor.retrieval.calibration import save_calibration  # noqa: E402
 from tutor.retrieval.encoders import get_encoder  # noqa: E402
 from tutor.retrieval.evaluation import (  # noqa: E402
     FORMS,

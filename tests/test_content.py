@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.conftest import auth, make_lesson
+from tests.conftest import make_lesson
 from tutor.cli import app
 from tutor.config import PROJECT_ROOT
 from tutor.content import ContentError, load_library
