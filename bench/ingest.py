@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import numpy as np
-import psycopg
+from service_under_test import running_service
 
 from tutor.content import load_library
 
@@ -44,32 +39,7 @@ def make_batches(n_events: int, n_learners: int, batch: int, items: list[str], s
 
 
 def run_store(store: str, args) -> dict:
-    work = Path(tempfile.mkdtemp(prefix="tutor-bench-"))
-    env = {**os.environ, "TUTOR_VAR_DIR": str(work), "TUTOR_PSEUDONYM_SECRET": "bench-secret", "TUTOR_PORT": str(args.port), "TUTOR_WORKERS": str(args.workers)}
-    dbname = None
-    if store == "postgresql":
-        dbname = f"tutor_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{dbname}"')
-        env["TUTOR_DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
-    else:
-        env["TUTOR_DATABASE_URL"] = f"sqlite:///{work / 'tutor.db'}"
-    key = subprocess.run([sys.executable, "-m", "tutor.cli", "keys", "create", "--scope", "platform", "--name", "bench"],
-                         env=env, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
-    server = subprocess.Popen([sys.executable, "service.py"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{args.port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(base + "/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("service did not become ready")
-        headers = {"Authorization": f"Bearer {key}"}
+    with running_service(store, args.port, args.workers, "ingest") as service:
         items = sorted(load_library(ROOT / "content").items)
         batches = make_batches(args.events, args.learners, args.batch, items, args.seed)
         latencies: list[float] = []
@@ -78,7 +48,7 @@ def run_store(store: str, args) -> dict:
         queue = list(reversed(batches))
 
         def worker():
-            with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
+            with httpx.Client(base_url=service.base_url, headers={"Authorization": f"Bearer {service.key}"}, timeout=120) as http:
                 while True:
                     with lock:
                         if not queue:
@@ -99,19 +69,13 @@ def run_store(store: str, args) -> dict:
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
-        lat = np.array(latencies) * 1000
-        return {
-            "store": store, "events": args.events, "learners": args.learners, "batch": args.batch, "workers": args.workers,
-            "concurrency": args.concurrency, "seconds": round(elapsed, 2), "events_per_s": round(args.events / elapsed),
-            "batch_p50_ms": round(float(np.percentile(lat, 50)), 1), "batch_p99_ms": round(float(np.percentile(lat, 99)), 1),
-            "errors": len(errors), "first_error": errors[0] if errors else None,
-        }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        if dbname:
-            with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    lat = np.array(latencies) * 1000
+    return {
+        "store": store, "events": args.events, "learners": args.learners, "batch": args.batch, "workers": args.workers,
+        "concurrency": args.concurrency, "seconds": round(elapsed, 2), "events_per_s": round(args.events / elapsed),
+        "batch_p50_ms": round(float(np.percentile(lat, 50)), 1), "batch_p99_ms": round(float(np.percentile(lat, 99)), 1),
+        "errors": len(errors), "first_error": errors[0] if errors else None,
+    }
 
 
 def main() -> None:

@@ -13,19 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
 import httpx
 import numpy as np
 import psycopg
+from service_under_test import running_service
 
 from tutor.content import load_library
 
@@ -41,31 +37,13 @@ QUESTIONS = [
 async def run(args) -> dict:
     library = load_library(ROOT / "content")
     items = sorted(library.items)
-    work = Path(tempfile.mkdtemp(prefix="tutor-load-"))
-    dbname = f"tutor_load_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{dbname}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
-    env = {**os.environ, "TUTOR_VAR_DIR": str(work), "TUTOR_PSEUDONYM_SECRET": "load-secret", "TUTOR_DATABASE_URL": url,
-           "TUTOR_PORT": str(args.port), "TUTOR_WORKERS": str(args.workers)}
-    key = subprocess.run([sys.executable, "-m", "tutor.cli", "keys", "create", "--scope", "platform", "--name", "load"],
-                         env=env, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
-    server = subprocess.Popen([sys.executable, "service.py"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{args.port}"
     rng = random.Random(args.seed)
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     acknowledged = 0
     counter = 0
-    try:
-        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
-            for _ in range(240):
-                try:
-                    if (await http.get("/ready")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.5)
+    with running_service("postgresql", args.port, args.workers, "load") as service:
+        async with httpx.AsyncClient(base_url=service.base_url, headers={"Authorization": f"Bearer {service.key}"}, timeout=30) as http:
             learners = [f"load-learner-{i}" for i in range(args.learners)]
 
             def batch() -> dict:
@@ -109,13 +87,8 @@ async def run(args) -> dict:
                 tasks.append(asyncio.create_task(one(kind)))
             await asyncio.gather(*tasks)
             elapsed = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={dbname}") as c:
-        stored = c.execute("SELECT count(*) FROM events").fetchone()[0]
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        with psycopg.connect(service.postgres_dsn) as c:
+            stored = c.execute("SELECT count(*) FROM events").fetchone()[0]
     routes = {
         kind: {"requests": len(v), "p50_ms": round(float(np.percentile(v, 50)), 1), "p99_ms": round(float(np.percentile(v, 99)), 1), "errors": errors[kind]}
         for kind, v in sorted(latencies.items())

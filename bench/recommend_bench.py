@@ -23,12 +23,9 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -156,30 +153,10 @@ def seed_events(items_by_lesson: dict[str, list[str]], n_learners: int, per_lear
 
 def http_bench(library, args, workers: int) -> dict:
     import httpx
-    import psycopg
+    from service_under_test import running_service
 
-    work = Path(tempfile.mkdtemp(prefix="tutor-rbench-"))
-    dbname = f"tutor_rbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{dbname}"')
-    env = {**os.environ, "TUTOR_VAR_DIR": str(work), "TUTOR_PSEUDONYM_SECRET": "bench-secret", "TUTOR_PORT": str(args.port),
-           "TUTOR_WORKERS": str(workers), "TUTOR_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"}
-    server = None
-    try:
-        key = subprocess.run([sys.executable, "-m", "tutor.cli", "keys", "create", "--scope", "platform", "--name", "bench"],
-                             env=env, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
-        server = subprocess.Popen([sys.executable, "service.py"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{args.port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(base + "/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("service did not become ready")
+    with running_service("postgresql", args.port, workers, "rbench") as service:
+        base, key = service.base_url, service.key
         headers = {"Authorization": f"Bearer {key}"}
         items_by_lesson = {lid: [it.id for it in lesson.items] for lid, lesson in library.lessons.items()}
         events = seed_events(items_by_lesson, args.http_learners, args.events_per_learner, args.seed)
@@ -261,12 +238,6 @@ def http_bench(library, args, workers: int) -> dict:
         }
         print(f"http ({workers} worker(s)): {res['requests']} requests, p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms, errors {res['errors']}", flush=True)
         return res
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 # ------------------------------------------------------------------------------------ report
