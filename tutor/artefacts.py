@@ -38,7 +38,8 @@ class MasteryModel:
         return self.skills.get(skill_id, self.default)
 
 
-def _read_json(path: Path) -> dict:
+def read_json_object(path: Path) -> dict:
+    """A JSON object from an artefact file; ArtefactError names the file when it is missing or malformed."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -71,8 +72,8 @@ def _params(raw: object, where: str) -> SkillParams:
 def load_mastery_model(directory: Path) -> MasteryModel:
     """Read and check an artefact; raises ArtefactError naming the problem."""
     directory = Path(directory)
-    model = _read_json(directory / "model.json")
-    meta = _read_json(directory / "metadata.json")
+    model = read_json_object(directory / "model.json")
+    meta = read_json_object(directory / "metadata.json")
     if model.get("kind") != "bkt":
         raise ArtefactError(f"{directory / 'model.json'}: kind must be 'bkt', got {model.get('kind')!r}")
     default = _params(model.get("default"), f"{directory / 'model.json'}: default")

@@ -33,6 +33,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from tutor.artefacts import ArtefactError, read_json_object
 from tutor.bkt import BKT, SkillParams, expanded_order, p_correct, update
 from tutor.logs import ResponseLog, as_response_log
 
@@ -77,7 +78,7 @@ def _logit(p: np.ndarray | float, eps: float = 1e-6):
     return np.log(p / (1.0 - p))
 
 
-class ModelFileError(ValueError):
+class ModelFileError(ArtefactError):
     """A next-answer artefact that cannot be used; names the file and the problem."""
 
 
@@ -726,14 +727,9 @@ class NextAnswerModel:
     def load(cls, directory: str | Path) -> "NextAnswerModel":
         directory = Path(directory)
         mpath, wpath = directory / "model.json", directory / "weights.npz"
-        try:
-            model = json.loads(mpath.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFileError(f"{mpath}: file missing") from None
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"{mpath}: not valid JSON ({exc})") from None
-        if not isinstance(model, dict) or model.get("kind") != MODEL_KIND:
-            raise ModelFileError(f"{mpath}: kind must be {MODEL_KIND!r}, got {model.get('kind') if isinstance(model, dict) else model!r}")
+        model = read_json_object(mpath)
+        if model.get("kind") != MODEL_KIND:
+            raise ModelFileError(f"{mpath}: kind must be {MODEL_KIND!r}, got {model.get('kind')!r}")
         if model.get("format_version") != FORMAT_VERSION:
             raise ModelFileError(f"{mpath}: format_version {model.get('format_version')!r} is not {FORMAT_VERSION}")
         if model.get("feature_names") != FEATURE_NAMES:
