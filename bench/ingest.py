@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 from service_under_test import running_service
 
-from tutor.content import load_library
+from tutor.content.library import load_library
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

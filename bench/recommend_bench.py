@@ -1,6 +1,6 @@
 """Recommendation benchmark: simulated learners per policy, in-process latency, and HTTP latency on PostgreSQL.
 
-1. `tutor simulate` (tutor.simulation.simulate, the code behind the command) for ours, fixed and
+1. `tutor simulate` (tutor.recommend.simulation.simulate, the code behind the command) for ours, fixed and
    random on the same seed and the same learners (>= 2,000 each), plus ours with the placement quiz;
    steps to mastery with 95% CIs, share reaching mastery within the budget, already-known lessons shown.
 2. In process: Recommender.recommend for one learner over the full library, on states taken from
@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 
-from tutor.artefacts import active_model_dir, load_mastery_model  # noqa: E402
-from tutor.content import load_library  # noqa: E402
-from tutor.recommend import LearnerState, Recommender, SkillRecord  # noqa: E402
-from tutor.simulation import SimConfig, World, simulate  # noqa: E402
+from tutor.tracing.artefacts import active_model_dir, load_mastery_model  # noqa: E402
+from tutor.content.library import load_library  # noqa: E402
+from tutor.recommend.policy import LearnerState, Recommender, SkillRecord  # noqa: E402
+from tutor.recommend.simulation import SimConfig, World, simulate  # noqa: E402
 
 
 def pct(values, q) -> float:
@@ -108,7 +108,7 @@ def in_process(library, model, args) -> dict:
         out["cases"][name] = {"calls": len(times), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99), "max_ms": round(max(times), 3)}
         print(f"in process {name}: p50 {out['cases'][name]['p50_ms']} ms, p99 {out['cases'][name]['p99_ms']} ms", flush=True)
     # placement: one quiz step (posterior + most informative item) after k answers
-    from tutor.placement import PlacementConfig, QuizState, StoredAnswer, placement_model, progress
+    from tutor.recommend.placement import PlacementConfig, QuizState, StoredAnswer, placement_model, progress
 
     pm = placement_model(library, model, PlacementConfig())
     times = []

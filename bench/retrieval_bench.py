@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-from tutor.retrieval.answer import HelpDesk  # noqa: E402
-from tutor.retrieval.calibration import save_calibration  # noqa: E402
-from tutor.retrieval.encoders import get_encoder  # noqa: E402
-from tutor.retrieval.evaluation import (  # noqa: E402
+from tutor.answering.answer import HelpDesk  # noqa: E402
+from tutor.answering.calibration import save_calibration  # noqa: E402
+from tutor.answering.encoders import get_encoder  # noqa: E402
+from tutor.answering.evaluation import (  # noqa: E402
     FORMS,
     WEIGHT_GRID,
     abstention_metrics,
@@ -57,9 +57,9 @@ from tutor.retrieval.evaluation import (  # noqa: E402
     score_questions,
     sweep_weights,
 )
-from tutor.retrieval.index import IndexSettings, LessonIndex  # noqa: E402
-from tutor.retrieval.library import Pair, SimpleLesson, SimpleSection, load_content, load_squad  # noqa: E402
-from tutor.retrieval.passages import sentences  # noqa: E402
+from tutor.answering.index import IndexSettings, LessonIndex  # noqa: E402
+from tutor.answering.library import Pair, SimpleLesson, SimpleSection, load_content, load_squad  # noqa: E402
+from tutor.answering.passages import sentences  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DATA = ROOT.parent / "shared" / "data"
@@ -509,7 +509,7 @@ def large_path_check(content, index, n: int = 20_000, seed: int = 3) -> dict:
 
 
 def _passages(lesson):
-    from tutor.retrieval.passages import split_lesson
+    from tutor.answering.passages import split_lesson
 
     return split_lesson(lesson)
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from tutor.app import create_app
 from tutor.config import PROJECT_ROOT, Settings
-from tutor.credentials import create_key
+from tutor.privacy.credentials import create_key
 from tutor.runtime import Runtime
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import auth
 from tutor.app import create_app
-from tutor.credentials import RateLimiter
+from tutor.privacy.credentials import RateLimiter
 from tutor.runtime import Runtime
 
 EVENT = {"event_id": "o1", "learner_id": "l1", "item_id": "test-scams-1", "correct": True, "timestamp": "2026-11-20T08:00:00Z"}

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from tests.conftest import _reset_postgres
 from tutor.app import create_app
 from tutor.config import PROJECT_ROOT, Settings, content_dir
-from tutor.credentials import RateLimiter, create_key
+from tutor.privacy.credentials import RateLimiter, create_key
 from tutor.runtime import Runtime
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="tutor-fuzz-"))

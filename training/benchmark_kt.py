@@ -31,10 +31,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tutor.bkt import BKT  # noqa: E402
-from tutor.logs import read_lines, write_pybkt_csv  # noqa: E402
-from tutor.next_answer import NextAnswerModel  # noqa: E402
-from tutor.research import metrics  # noqa: E402
+from tutor.tracing.bkt import BKT  # noqa: E402
+from tutor.research.logs import read_lines, write_pybkt_csv  # noqa: E402
+from tutor.tracing.next_answer import NextAnswerModel  # noqa: E402
+from tutor.research.training import metrics  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "kt"
 DATASETS = ("assist2009", "statics2011")
@@ -213,11 +213,11 @@ def main(argv=None) -> None:
             models, preds = [], {}
             log(f"{ds}: BKT (ours)")
             bkt, p, fs, ps, extra = run_bkt(train, test, args.seed)
-            models.append(row("BKT (tutor.bkt, 5 restarts, guess/slip <= 0.3)", metrics(y, lab, p), fs, ps, n, extra))
+            models.append(row("BKT (tutor.tracing.bkt, 5 restarts, guess/slip <= 0.3)", metrics(y, lab, p), fs, ps, n, extra))
             preds["bkt"] = p
             log(f"{ds}: BKT (ours) with pyBKT-like looser bounds")
             _, p2, fs2, ps2, extra2 = run_bkt(train, test, args.seed, max_guess=0.45, max_slip=0.45)
-            models.append(row("BKT (tutor.bkt, 5 restarts, guess/slip <= 0.45)", metrics(y, lab, p2), fs2, ps2, n, extra2))
+            models.append(row("BKT (tutor.tracing.bkt, 5 restarts, guess/slip <= 0.45)", metrics(y, lab, p2), fs2, ps2, n, extra2))
             if use_pybkt:
                 log(f"{ds}: pyBKT 1.4.3 (subprocess)")
                 pp, info = run_pybkt(args.pybkt_python, train, test, args.seed, Path(tmp) / ds)
@@ -227,7 +227,7 @@ def main(argv=None) -> None:
             if not args.skip_next:
                 log(f"{ds}: next-answer model")
                 nm, pn, fsn, psn, extran = run_next(train, test, args.seed)
-                models.append(row("next-answer (tutor.next_answer: Best-LR + MLP)", metrics(y, lab, pn), fsn, psn, n, extran))
+                models.append(row("next-answer (tutor.tracing.next_answer: Best-LR + MLP)", metrics(y, lab, pn), fsn, psn, n, extran))
                 if ds == "assist2009":
                     assist_next = nm
             checks = []

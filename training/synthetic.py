@@ -249,13 +249,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.cmd == "generate":
         return
 
-    from tutor.artefacts import load_mastery_model
-    from tutor.research import train_artefact
+    from tutor.tracing.artefacts import load_mastery_model
+    from tutor.research.training import train_artefact
 
     meta = train_artefact(
         "bkt", args.out, "events", args.model_dir, seed=args.seed, version=args.version, progress=False,
         extra_metadata={
-            "source": "fitted by tutor.bkt.BKT on synthetic answers (training/synthetic.py); replace with a fit on real answers",
+            "source": "fitted by tutor.tracing.bkt.BKT on synthetic answers (training/synthetic.py); replace with a fit on real answers",
             "generator": {k: truth[k] for k in ("generator", "seed", "learners", "multi_skill_rate", "rules")},
             "data": None,  # filled below with a path relative to the project
         },

@@ -16,12 +16,18 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tutor import __version__
-from tutor.api import admin, events, framework, health, learners, lessons, questions, research, xapi
-from tutor.api import placement as placement_api, recommendations as recommendations_api
+from tutor import health
+from tutor.answering import api as questions
+from tutor.content import api as lessons, framework_api as framework
+from tutor.events import api as events, xapi_api as xapi
+from tutor.privacy import api as admin
+from tutor.recommend import api as recommendations_api, placement_api
+from tutor.research import api as research
+from tutor.tracing import api as learners
 from tutor.config import Settings, load_settings
-from tutor.credentials import RateLimiter, create_key
+from tutor.privacy.credentials import RateLimiter, create_key
 from tutor.runtime import Runtime
-from tutor.store import ApiClient
+from tutor.store.tables import ApiClient
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from tutor import research
-from tutor.content_cli import content_app
-from tutor.keys_cli import keys_app
-from tutor.retention_cli import retention
-from tutor.retrieval_cli import register as register_retrieval
-from tutor.recommend_cli import register as register_recommend
+from tutor.research import training as research
+from tutor.content.cli import content_app
+from tutor.privacy.keys_cli import keys_app
+from tutor.privacy.retention_cli import retention
+from tutor.answering.cli import register as register_retrieval
+from tutor.recommend.cli import register as register_recommend
 
 app = typer.Typer(help="Adaptive tutoring service: content, keys, models and evaluation.", no_args_is_help=True)
 app.add_typer(content_app, name="content")

@@ -15,12 +15,12 @@ from pathlib import Path
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from tutor.artefacts import MasteryModel, active_model_dir, load_mastery_model
+from tutor.tracing.artefacts import MasteryModel, active_model_dir, load_mastery_model
 from tutor.config import Settings
-from tutor.content import ContentError, Lesson, Library, load_library
-from tutor.database import make_engine, make_sessions, upgrade
-from tutor.identity import pseudonym
-from tutor.store import AddedLesson, ServiceState, utcnow
+from tutor.content.library import ContentError, Lesson, Library, load_library
+from tutor.store.database import make_engine, make_sessions, upgrade
+from tutor.privacy.pseudonyms import pseudonym
+from tutor.store.tables import AddedLesson, ServiceState, utcnow
 
 MODEL_KEY = "active_model"
 CONTENT_KEY = "content_revision"
@@ -49,8 +49,8 @@ class Runtime:
         """The question index over the current lessons, built (or loaded from its cache) on first use."""
         with self._desk_lock:
             if self._help_desk is None:
-                from tutor.retrieval import HelpDesk, LessonIndex
-                from tutor.retrieval.encoders import get_encoder
+                from tutor.answering import HelpDesk, LessonIndex
+                from tutor.answering.encoders import get_encoder
 
                 cache = self.settings.var_dir / "index-cache"
                 shipped = self.settings.models_dir / "index-cache"

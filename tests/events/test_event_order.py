@@ -1,0 +1,80 @@
+"""Late and concurrent events end where a sequential replay in time order ends."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+
+from tests.conftest import auth
+from tutor.tracing import bkt
+from tutor.events.intake import LearnerEvent, record_events
+from tutor.runtime import Runtime
+
+START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def event(i: int, learner: str, correct: bool) -> dict:
+    return {"event_id": f"{learner}-{i}", "learner_id": learner, "item_id": "test-scams-1", "correct": correct,
+            "timestamp": (START + timedelta(minutes=i)).isoformat()}
+
+
+def p_of(client, key, learner) -> tuple[float, int]:
+    body = client.get(f"/v1/learners/{learner}/mastery", headers=auth(key)).json()
+    s = next(s for s in body["skills"] if s["skill_id"] == "4.2-basic")
+    return s["p_mastered"], s["n_observations"]
+
+
+def replay(runtime, grades: list[bool]) -> float:
+    params = runtime.model.params("4.2-basic")
+    p = params.prior
+    for g in grades:
+        p = bkt.update(p, float(g), params)
+    return p
+
+
+def test_late_answers_are_reconciled_into_time_order(client, keys, runtime):
+    grades = [True, False, True, True, False, True]
+    h = auth(keys["platform"])
+    in_order = [event(i, "ordered", g) for i, g in enumerate(grades)]
+    client.post("/v1/events", json={"events": in_order}, headers=h)
+    shuffled = [event(i, "late", g) for i, g in enumerate(grades)]
+    for batch in ([shuffled[0], shuffled[3]], [shuffled[5]], [shuffled[1], shuffled[4]], [shuffled[2]]):
+        assert client.post("/v1/events", json={"events": batch}, headers=h).status_code == 200
+    expected = replay(runtime, grades)
+    for learner in ("ordered", "late"):
+        p, n = p_of(client, keys["platform"], learner)
+        assert abs(p - expected) < 1e-9 and n == len(grades), learner
+
+
+def test_two_workers_writing_one_learner_lose_no_update(runtime, settings, client, keys):
+    rng = random.Random(3)
+    grades = [rng.random() < 0.6 for _ in range(120)]
+    events = [
+        LearnerEvent(event_id=f"c-{i}", learner=runtime.pseudonym("shared"), kind="answer", occurred_at=START + timedelta(seconds=i),
+                     source="events", skills=("4.2-basic",), score=float(g))
+        for i, g in enumerate(grades)
+    ]
+    workers = [Runtime(settings, migrate=False) for _ in range(2)]
+    halves = [events[0::2], events[1::2]]
+    errors = []
+
+    def send(worker: Runtime, mine: list[LearnerEvent]):
+        try:
+            for k in range(0, len(mine), 3):
+                with worker.session() as s, s.begin():
+                    record_events(s, mine[k:k + 3], worker.model)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(w, h)) for w, h in zip(workers, halves)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w in workers:
+        w.engine.dispose()
+    assert not errors
+    p, n = p_of(client, keys["platform"], "shared")
+    assert n == len(grades)
+    assert abs(p - replay(runtime, grades)) < 1e-9

@@ -1,0 +1,162 @@
+"""A lesson cut into passages: one section in one language, split when long, with overlap.
+
+A passage never crosses a section: its heading says where in the lesson the learner should look.
+Sections longer than ``MAX_WORDS`` are cut at sentence or list-item boundaries into pieces of at
+most ``MAX_WORDS`` words, each new piece starting with the last ``OVERLAP_WORDS`` words' worth of
+sentences of the previous one. The lesson's objectives form one more passage (``section = -1``).
+Text is NFC and stripped of Markdown emphasis for matching and display.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from tutor.answering.normalise import nfc
+
+MAX_WORDS = 160
+OVERLAP_WORDS = 40
+LANGUAGES = ("vi", "en")
+OBJECTIVES_SECTION = -1
+_HEADINGS_OBJECTIVES = {"vi": "Mục tiêu bài học", "en": "Lesson objectives"}
+
+
+@dataclass(frozen=True)
+class Passage:
+    lesson_id: str
+    lang: str
+    section: int  # index in lesson.sections, -1 for the objectives
+    chunk: int  # piece of that section, from 0
+    title: str
+    heading: str
+    text: str
+    skills: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.lesson_id}/{self.section}/{self.lang}/{self.chunk}"
+
+    @property
+    def index_text(self) -> str:
+        """What is matched and embedded: title, heading and text (blank parts left out)."""
+        head = ". ".join(p for p in (self.title, self.heading) if p)
+        return f"{head}.\n{self.text}" if head else self.text
+
+
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_HEADING_MARK = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+
+
+def clean_markdown(text: str) -> str:
+    text = _LINK.sub(r"\1", text)
+    text = _EMPHASIS.sub("", text)
+    text = _HEADING_MARK.sub("", text)
+    return nfc(text).strip()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and list items of a passage, in order (a list item is one unit)."""
+    out: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        # Join wrapped lines back together unless a line starts a list item.
+        merged: list[str] = []
+        for ln in lines:
+            if merged and not _LIST_ITEM.match(ln):
+                merged[-1] = f"{merged[-1]} {ln}"
+            else:
+                merged.append(ln)
+        for para in merged:
+            pieces = _SENTENCE_END.split(para)
+            buf = ""
+            for p in pieces:
+                # Do not split after an abbreviation followed by a lower-case word ("v.v. và").
+                if buf and p[:1].islower():
+                    buf = f"{buf} {p}"
+                else:
+                    if buf:
+                        out.append(buf)
+                    buf = p
+            if buf:
+                out.append(buf)
+    return [s for s in (x.strip() for x in out) if s]
+
+
+def _n_words(s: str) -> int:
+    return len(s.split())
+
+
+def chunk_text(text: str, max_words: int = MAX_WORDS, overlap_words: int = OVERLAP_WORDS) -> list[str]:
+    """Pieces of at most ``max_words`` words at sentence boundaries, overlapping by whole sentences."""
+    units: list[str] = []
+    for s in sentences(text):
+        ws = s.split()
+        if len(ws) <= max_words:
+            units.append(s)
+        else:  # one enormous sentence: cut it by words
+            step = max(1, max_words - overlap_words)
+            units += [" ".join(ws[i : i + max_words]) for i in range(0, len(ws), step)]
+    if not units:
+        return []
+    pieces: list[list[str]] = [[]]
+    count = 0
+    for u in units:
+        n = _n_words(u)
+        if pieces[-1] and count + n > max_words:
+            carry: list[str] = []
+            c = 0
+            for prev in reversed(pieces[-1]):
+                if c + _n_words(prev) > overlap_words:
+                    break
+                carry.insert(0, prev)
+                c += _n_words(prev)
+            pieces.append(carry)
+            count = c
+        pieces[-1].append(u)
+        count += n
+    return ["\n".join(p) for p in pieces if p]
+
+
+def _get(text_pair: Any, lang: str) -> str:
+    if text_pair is None:
+        return ""
+    if isinstance(text_pair, dict):
+        return text_pair.get(lang) or ""
+    return getattr(text_pair, lang, "") or ""
+
+
+def lesson_languages(lesson: Any) -> tuple[str, ...]:
+    langs = getattr(lesson, "languages", None)
+    if langs:
+        return tuple(langs)
+    return tuple(lang for lang in LANGUAGES if _get(lesson.title, lang) or any(_get(s.body, lang) for s in lesson.sections))
+
+
+def split_lesson(lesson: Any, max_words: int = MAX_WORDS, overlap_words: int = OVERLAP_WORDS) -> list[Passage]:
+    """The passages of a lesson (a ``tutor.content.library.Lesson`` or anything shaped like one)."""
+    out: list[Passage] = []
+    skills = tuple(getattr(lesson, "skills", ()) or ())
+    for lang in lesson_languages(lesson):
+        title = clean_markdown(_get(lesson.title, lang))
+        objectives = getattr(lesson, "objectives", None)
+        items = _get(objectives, lang) if objectives is not None else []
+        if items:
+            body = "\n".join(f"- {clean_markdown(o)}" for o in items)
+            for c, piece in enumerate(chunk_text(body, max_words, overlap_words)):
+                out.append(Passage(lesson.id, lang, OBJECTIVES_SECTION, c, title, _HEADINGS_OBJECTIVES.get(lang, ""), piece, skills))
+        for s_idx, section in enumerate(lesson.sections):
+            body = clean_markdown(_get(section.body, lang))
+            heading = clean_markdown(_get(section.heading, lang))
+            for c, piece in enumerate(chunk_text(body, max_words, overlap_words)):
+                out.append(Passage(lesson.id, lang, s_idx, c, title, heading, piece, skills))
+    return out
+
+
+def split_lessons(lessons: Iterable[Any], **kw) -> list[Passage]:
+    return [p for lesson in lessons for p in split_lesson(lesson, **kw)]

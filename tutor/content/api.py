@@ -1,0 +1,46 @@
+"""Lessons: read one, or (admin) add or replace one; every worker sees a change within seconds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+
+from tutor.privacy import audit
+from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
+from tutor.content.library import LANGUAGES, Lesson
+
+router = APIRouter(tags=["content"])
+
+
+class LessonSaved(BaseModel):
+    lesson_id: str
+    status: Literal["added", "replaced"]
+    words: dict[str, int]
+
+
+@router.post("/v1/content/lessons", response_model=LessonSaved, summary="Add or replace a lesson")
+def put_lesson(lesson: Lesson, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("admin"))]) -> LessonSaved:
+    """Checked like the bundled library (known skills, translations, at least 4 items, 300 words per
+    language, item ids unique); the question index and the recommender use it at once."""
+    existed = lesson.id in runtime.library.lessons
+    problems = runtime.add_lesson(lesson)
+    if problems:
+        raise RequestValidationError([{"type": "content", "loc": ("body", *p.loc), "msg": p.message, "input": None} for p in problems])
+    audit.record(session, caller.label, "lesson.replace" if existed else "lesson.add", lesson.id)
+    session.commit()
+    return LessonSaved(lesson_id=lesson.id, status="replaced" if existed else "added", words={lang: lesson.words(lang) for lang in LANGUAGES})
+
+
+@router.get("/v1/lessons/{lesson_id}", response_model=Lesson, summary="One lesson in both languages")
+def get_lesson(
+    lesson_id: Annotated[str, Path(max_length=80)],
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(require_scopes("platform", "learner", "admin"))],
+) -> Lesson:
+    lesson = runtime.library.lessons.get(lesson_id)
+    if lesson is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No lesson {lesson_id!r}; GET /v1/skills lists the lessons of each skill.")
+    return lesson

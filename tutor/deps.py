@@ -1,0 +1,88 @@
+"""Dependencies shared by the routers: the runtime, a database session, and the caller's credential."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from tutor.privacy.credentials import find_client
+from tutor.runtime import Runtime
+
+bearer = HTTPBearer(auto_error=False, description="An API key from `tutor keys create`, sent as `Authorization: Bearer <key>`.")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    try:
+        runtime.refresh()
+    except OperationalError:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unreachable; retry shortly.") from None
+    return runtime
+
+
+def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+    with runtime.session() as session:
+        yield session
+
+
+@dataclass(frozen=True)
+class Caller:
+    client_id: int
+    name: str
+    scopes: frozenset[str]
+    learner: str | None  # pseudonym, for learner-scope keys
+    key_prefix: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the audit log names the caller."""
+        return f"{self.key_prefix} ({self.name})"
+
+
+def _caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: Annotated[Session, Depends(get_session)],
+) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing API key: send `Authorization: Bearer <key>`.", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        client = find_client(session, credentials.credentials)
+    except OperationalError:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unreachable; retry shortly.") from None
+    if client is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Unknown, expired or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
+    if client.rate_per_minute:
+        wait = request.app.state.rate_limiter.wait_seconds(client.id, client.rate_per_minute)
+        if wait > 0:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"This key may make {client.rate_per_minute} requests a minute; retry after {math.ceil(wait)} s.",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+    return Caller(client.id, client.name, frozenset(client.scopes.split()), client.learner_id, client.key_prefix)
+
+
+def require_scopes(*allowed: str):
+    """A dependency admitting callers holding at least one of the allowed scopes."""
+
+    def check(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+        if not caller.scopes & set(allowed):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"This key has scope(s) {', '.join(sorted(caller.scopes))}; this route needs one of: {', '.join(allowed)}.",
+            )
+        return caller
+
+    return check
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[Session, Depends(get_session)]

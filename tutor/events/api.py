@@ -1,0 +1,137 @@
+"""POST /v1/events: batches of graded answers from a learning platform."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
+from tutor.content.library import Library
+from tutor.events.intake import LearnerEvent, record_events
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+MAX_FUTURE = timedelta(days=1)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Timestamps without a zone are taken as UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+class AnswerEvent(BaseModel):
+    """One graded answer. Give `item_id` (skills come from the item) or `skill_ids`, and `correct` or `score`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"event_id": "evt-0001", "learner_id": "learner-42", "item_id": "spotting-scams-1", "correct": True, "timestamp": "2026-11-23T08:00:00Z"}
+            ]
+        },
+    )
+
+    event_id: str = Field(min_length=1, max_length=128, description="Client-chosen id; sending it again is acknowledged and not applied twice.")
+    learner_id: str = Field(min_length=1, max_length=256, description="The platform's learner id; pseudonymised before storage.")
+    item_id: str | None = Field(None, min_length=1, max_length=128, description="An assessment item of the library.")
+    skill_ids: list[str] | None = Field(None, min_length=1, max_length=20, description="Skills measured, when the item is not in the library.")
+    correct: bool | None = Field(None, description="Whether the answer was right.")
+    score: float | None = Field(None, ge=0.0, le=1.0, description="Partial credit in [0, 1], instead of `correct`.")
+    timestamp: datetime = Field(description="When the learner answered (ISO 8601; UTC when no zone is given).")
+    duration_seconds: float | None = Field(None, ge=0.0, le=86_400.0)
+    attempt: int | None = Field(None, ge=1, le=1_000)
+
+    @model_validator(mode="after")
+    def one_grade_and_a_target(self) -> "AnswerEvent":
+        if (self.correct is None) == (self.score is None):
+            raise ValueError("give exactly one of `correct` (true/false) or `score` (0 to 1)")
+        if self.item_id is None and self.skill_ids is None:
+            raise ValueError("give `item_id` or `skill_ids` so the answer can be tied to skills")
+        if as_utc(self.timestamp) > datetime.now(timezone.utc) + MAX_FUTURE:
+            raise ValueError("`timestamp` is more than a day in the future")
+        return self
+
+    def grade(self) -> float:
+        return float(self.correct) if self.score is None else self.score
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[AnswerEvent] = Field(min_length=1, max_length=1000, description="1 to 1,000 answers.")
+
+
+class EventResult(BaseModel):
+    event_id: str
+    status: Literal["stored", "duplicate"]
+
+
+class EventBatchResult(BaseModel):
+    stored: int = Field(description="Events stored and applied to mastery now.")
+    duplicates: int = Field(description="Events whose id was already stored; acknowledged, not applied again.")
+    results: list[EventResult]
+
+
+def retention_horizon(runtime) -> datetime | None:
+    """Answers at or before this time are refused: their raw events would already have been folded and deleted."""
+    days = runtime.settings.retention_days
+    return None if days is None else datetime.now(timezone.utc) - timedelta(days=days)
+
+
+def skills_of(event: AnswerEvent, index: int, library: Library, errors: list[dict]) -> tuple[str, ...]:
+    """The event's skills, after checking every id against the library; problems go to errors."""
+    loc = ("body", "events", index)
+    if event.skill_ids is not None:
+        unknown = [s for s in event.skill_ids if s not in library.skills]
+        if unknown:
+            errors.append({"type": "unknown_skill", "loc": (*loc, "skill_ids"), "msg": f"unknown skill id(s) {', '.join(unknown)}; see GET /v1/skills", "input": event.skill_ids})
+        return tuple(dict.fromkeys(event.skill_ids))
+    found = library.items.get(event.item_id)
+    if found is None:
+        errors.append({"type": "unknown_item", "loc": (*loc, "item_id"), "msg": f"unknown item {event.item_id!r}; give `skill_ids` for items outside the library", "input": event.item_id})
+        return ()
+    return tuple(found[1].skills)
+
+
+@router.post("", response_model=EventBatchResult, summary="Send a batch of graded answers")
+def post_events(
+    batch: EventBatch,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    caller: Annotated[Caller, Depends(require_scopes("platform"))],
+) -> EventBatchResult:
+    """Stores the answers and updates each learner's mastery in one transaction.
+
+    A batch with any invalid record is rejected whole (422, naming each record's index and field)
+    and nothing of it is stored.
+    """
+    errors: list[dict] = []
+    library = runtime.library
+    prepared = []
+    horizon = retention_horizon(runtime)
+    for i, e in enumerate(batch.events):
+        skills = skills_of(e, i, library, errors)
+        if horizon is not None and as_utc(e.timestamp) <= horizon:
+            errors.append({"type": "too_old", "loc": ("body", "events", i, "timestamp"), "input": e.timestamp.isoformat(),
+                           "msg": f"older than the retention period ({runtime.settings.retention_days} days): raw events that old are no longer kept, so it cannot be applied"})
+        prepared.append(
+            LearnerEvent(
+                event_id=e.event_id, learner=runtime.pseudonym(e.learner_id), kind="answer", occurred_at=as_utc(e.timestamp),
+                source="events", skills=skills, score=e.grade(), item_id=e.item_id,
+                lesson_id=library.items[e.item_id][0].id if e.item_id in library.items else None,
+                duration_seconds=e.duration_seconds, attempt=e.attempt,
+            )
+        )
+    if errors:
+        raise RequestValidationError(errors)
+    outcome = record_events(session, prepared, runtime.model)
+    session.commit()
+    return EventBatchResult(
+        stored=outcome.stored,
+        duplicates=outcome.duplicates,
+        results=[EventResult(event_id=e.event_id, status=st) for e, st in zip(batch.events, outcome.statuses)],
+    )

@@ -1,0 +1,149 @@
+"""Recording learner events and folding graded answers into mastery, in one transaction.
+
+Idempotency lives in the database: an event id that is already stored is not inserted again, and
+only events actually inserted move mastery, so a retried batch (or two workers racing on the same
+batch) can never count an answer twice. A learner's rows are locked for the transaction, so two
+workers writing for one learner are serialised; answers are folded in time order, and a late
+answer makes the skills it touches be replayed (see README, "Event order").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tutor.tracing import bkt
+from tutor.tracing.artefacts import MasteryModel
+from tutor.store.bulk_writes import insert_events, insert_learners, upsert_mastery
+from tutor.store.tables import Event, Mastery, utcnow
+
+
+@dataclass(frozen=True)
+class LearnerEvent:
+    """An event ready to store; `learner` is already the pseudonym."""
+
+    event_id: str
+    learner: str
+    kind: str  # answer | exposure | skipped
+    occurred_at: datetime
+    source: str
+    skills: tuple[str, ...] = ()
+    score: float | None = None
+    item_id: str | None = None
+    lesson_id: str | None = None
+    duration_seconds: float | None = None
+    attempt: int | None = None
+    verb: str | None = None
+    skip_reason: str | None = None
+
+
+@dataclass
+class Outcome:
+    """Per event, in the order given: "stored" or "duplicate"."""
+
+    statuses: list[str] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.statuses.count("stored")
+
+    @property
+    def duplicates(self) -> int:
+        return self.statuses.count("duplicate")
+
+
+def record_events(session: Session, events: list[LearnerEvent], model: MasteryModel) -> Outcome:
+    """Store new events and update mastery for the graded ones; the caller commits."""
+    if not events:
+        return Outcome()
+    now = utcnow()
+    insert_learners(session, sorted({e.learner for e in events}), now)
+    rows = [
+        {
+            "event_id": e.event_id, "learner_id": e.learner, "kind": e.kind, "item_id": e.item_id, "lesson_id": e.lesson_id,
+            "skills": list(e.skills), "score": e.score, "occurred_at": e.occurred_at, "duration_seconds": e.duration_seconds,
+            "attempt": e.attempt, "source": e.source, "verb": e.verb, "skip_reason": e.skip_reason, "received_at": now,
+        }
+        for e in events
+    ]
+    inserted = insert_events(session, rows)
+    outcome = Outcome()
+    fresh: list[LearnerEvent] = []
+    for e in events:
+        if e.event_id in inserted:
+            inserted.discard(e.event_id)
+            outcome.statuses.append("stored")
+            fresh.append(e)
+        else:
+            outcome.statuses.append("duplicate")
+    apply_answers(session, [e for e in fresh if e.kind == "answer"], model, now)
+    return outcome
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+def _replay(session: Session, learner: str, skill: str, model: MasteryModel, base: tuple) -> tuple[float, int, datetime | None]:
+    """Mastery of one skill recomputed from the stored answers in time order, from the retention base."""
+    base_p, base_n, base_until = base
+    p, n, last = (base_p, base_n, base_until) if base_p is not None else (model.params(skill).prior, 0, None)
+    rows = session.execute(
+        select(Event.skills, Event.score, Event.occurred_at)
+        .where(Event.learner_id == learner, Event.kind == "answer")
+        .order_by(Event.occurred_at, Event.id)
+    )
+    for skills, score, occurred in rows:
+        occurred = aware(occurred)
+        if skill in skills and (base_until is None or occurred > base_until):
+            p, n, last = bkt.update(p, score, model.params(skill)), n + 1, occurred
+    return p, n, last
+
+
+def apply_answers(session: Session, answers: list[LearnerEvent], model: MasteryModel, now: datetime) -> None:
+    """Fold graded answers into the stored mastery rows with the BKT update.
+
+    Answers are applied in time order. One that is older than the latest answer already folded into
+    a skill (a late arrival) makes that skill be replayed from the stored answers, so the result is
+    the same as if every answer had arrived in time order.
+    """
+    if not answers:
+        return
+    by_learner: dict[str, list[LearnerEvent]] = defaultdict(list)
+    for e in answers:
+        by_learner[e.learner].append(e)
+    current = {
+        (row.learner_id, row.skill_id): row
+        for row in session.execute(
+            select(Mastery.learner_id, Mastery.skill_id, Mastery.p_mastered, Mastery.n_observations, Mastery.last_event_at,
+                   Mastery.base_p, Mastery.base_n, Mastery.base_until)
+            .where(Mastery.learner_id.in_(list(by_learner)))
+        )
+    }
+    changed: dict[tuple[str, str], tuple[float, int, datetime | None]] = {}
+    replayed: set[tuple[str, str]] = set()
+    for learner, evs in by_learner.items():
+        for e in sorted(evs, key=lambda e: e.occurred_at):
+            for skill in e.skills:
+                key = (learner, skill)
+                if key in replayed:
+                    continue
+                row = current.get(key)
+                if key not in changed and row is not None and row.last_event_at is not None and e.occurred_at < aware(row.last_event_at):
+                    changed[key] = _replay(session, learner, skill, model, (row.base_p, row.base_n, aware(row.base_until)))
+                    replayed.add(key)
+                    continue
+                p, n, last = changed.get(key) or ((row.p_mastered, row.n_observations, aware(row.last_event_at)) if row else (model.params(skill).prior, 0, None))
+                changed[key] = (bkt.update(p, e.score, model.params(skill)), n + 1, max(filter(None, (last, e.occurred_at))))
+    upsert_mastery(
+        session,
+        [
+            {"learner_id": lid, "skill_id": sid, "p_mastered": p, "n_observations": n, "updated_at": now, "last_event_at": last}
+            for (lid, sid), (p, n, last) in changed.items()
+        ],
+    )

@@ -1,0 +1,129 @@
+"""xAPI statements turned into learner events, as a learning record store would take them.
+
+Graded verbs (answered, evaluated, attempted, passed, failed) become answers; completed,
+experienced and progressed become lesson exposures; any other well-formed statement (an untracked
+verb or activity) is acknowledged and kept as skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from tutor.content.library import Library
+from tutor.events.intake import LearnerEvent
+
+GRADED = {"answered", "evaluated", "attempted", "passed", "failed"}
+EXPOSURE = {"completed", "experienced", "progressed"}
+_DURATION = re.compile(r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
+
+
+class Account(BaseModel):
+    homePage: str = Field(min_length=1, max_length=500)
+    name: str = Field(min_length=1, max_length=256, description="The platform's learner id; pseudonymised before storage.")
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    objectType: str | None = None
+    account: Account = Field(description="The learner, identified as an account {homePage, name}.")
+
+
+class Verb(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1, max_length=500, examples=["http://adlnet.gov/expapi/verbs/answered"])
+
+
+class Activity(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    objectType: str | None = None
+    id: str = Field(min_length=1, max_length=500, examples=["https://learn.example.vn/items/spotting-scams-1"])
+
+
+class Score(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    scaled: float | None = Field(None, ge=-1.0, le=1.0)
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    success: bool | None = None
+    score: Score | None = None
+    duration: str | None = Field(None, pattern=_DURATION.pattern)
+
+
+class Statement(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6f1c2a52-3f0e-4c6b-9a43-6a7b8f0d1e21",
+                    "actor": {"objectType": "Agent", "account": {"homePage": "https://vneid.gov.vn", "name": "learner-42"}},
+                    "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+                    "object": {"id": "https://learn.example.vn/items/spotting-scams-1"},
+                    "result": {"success": True, "duration": "PT40S"},
+                    "timestamp": "2026-11-23T08:00:00Z",
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID | None = Field(None, description="Statement id; the idempotency key. Assigned when missing.")
+    actor: Actor
+    verb: Verb
+    object: Activity
+    result: Result | None = None
+    timestamp: datetime | None = None
+
+
+Statements = Annotated[list[Statement], BeforeValidator(lambda v: [v] if isinstance(v, dict) else v)]
+
+
+def _last_segment(iri: str) -> str:
+    return iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+
+def _seconds(duration: str | None) -> float | None:
+    if not duration:
+        return None
+    m = _DURATION.match(duration)
+    parts = {k: float(v) for k, v in m.groupdict().items() if v}
+    return parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
+
+
+def _grade(verb: str, result: Result | None) -> float | None:
+    if result is not None and result.success is not None:
+        return float(result.success)
+    if result is not None and result.score is not None and result.score.scaled is not None:
+        return max(0.0, result.score.scaled)
+    return {"passed": 1.0, "failed": 0.0}.get(verb)
+
+
+def to_event(statement: Statement, learner: str, library: Library, received: datetime) -> LearnerEvent:
+    """The event a statement stands for; `learner` is the pseudonym of its actor."""
+    verb = _last_segment(statement.verb.id)
+    target = _last_segment(statement.object.id)
+    when = statement.timestamp or received
+    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    base = dict(
+        event_id=str(statement.id), learner=learner, occurred_at=when, source="xapi", verb=verb,
+        duration_seconds=_seconds(statement.result.duration if statement.result else None),
+    )
+    item = library.items.get(target)
+    lesson = item[0] if item else library.lessons.get(target)
+    if verb not in GRADED | EXPOSURE:
+        return LearnerEvent(kind="skipped", skip_reason=f"verb {verb!r} is not tracked", **base)
+    if lesson is None:
+        return LearnerEvent(kind="skipped", skip_reason=f"activity {statement.object.id!r} is not a lesson or item of the library", **base)
+    if verb in EXPOSURE:
+        return LearnerEvent(kind="exposure", lesson_id=lesson.id, item_id=target if item else None, skills=tuple(lesson.skills), **base)
+    grade = _grade(verb, statement.result)
+    if grade is None:
+        return LearnerEvent(kind="skipped", skip_reason="no result.success or result.score.scaled to grade", lesson_id=lesson.id, **base)
+    skills = tuple(item[1].skills) if item else tuple(lesson.skills)
+    return LearnerEvent(kind="answer", lesson_id=lesson.id, item_id=target if item else None, skills=skills, score=grade, **base)

@@ -1,0 +1,457 @@
+"""Adaptive placement quiz for learners with no answers yet (cold start).
+
+Model. The learner's knowledge is a vector of 48 known/not-known skills. The prior over such
+vectors is a cloud of weighted profiles, drawn once (seeded, so every worker draws the same) in
+prerequisite order: `profiles_per_point` profiles at each of `ability_points` abilities z on a grid
+from -4 to 4, weighted by the N(0, 1) density (a grid, so that strong and weak learners are both
+represented after many right or wrong answers); a skill whose prerequisites are all known
+in the profile is known with probability sigmoid(c_s + ability_sd * z), a skill with a prerequisite
+not known with probability `leak`; c_s is solved so that the share of profiles knowing the skill
+(weighted) equals the skill's BKT prior of the active model. So the structure propagates: a right answer on an
+intermediate item makes the profiles that know it, which nearly all know its prerequisites, weigh more.
+
+Each answer reweighs the profiles by its likelihood (correct with probability 1 - slip if the item's
+skills are known in the profile, else guess; guess and slip moved by the item's difficulty as in the
+recommender). The next item is the one with the largest expected information gain: the expected drop
+of the summed entropy (bits) of the 48 skills' marginals, over the two outcomes of the answer.
+
+Stop: after `max_items` answers, when no item would gain `min_information_bits`, or when the pool
+(library items not yet asked in this quiz) is empty.
+
+State is never kept in memory: every call rebuilds it from the learner's stored answers. Placement
+answers are stored as events (kind `answer`, source `placement`, event id `placement:<learner
+pseudonym prefix>:<client answer id>`, so retrying an answer id is a no-op) and are *not* folded into
+mastery one by one. When the quiz ends, in the same transaction: every skill's mastery row is set to
+the posterior marginal given all the learner's answers so far (placement answers and any regular
+answer that arrived meanwhile), as the row's base (base_p, base_n, base_until = the latest of those
+answers), so later late-answer replays start from the placement instead of counting its answers
+again; and an end marker event (kind `skipped`, source `placement`, verb `completed`) is stored, so a
+later change of settings or model never reopens a finished quiz.
+A learner who already has answers (or mastery) when the quiz would start is refused: placement is
+for cold start, and their mastery already comes from their answers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tutor.tracing.artefacts import MasteryModel
+from tutor.content.library import Library
+from tutor.recommend.policy import aware, item_guess_slip
+
+SOURCE = "placement"
+
+
+@dataclass(frozen=True)
+class PlacementConfig:
+    """Constants of the placement quiz. Environment: TUTOR_PLACEMENT_<FIELD IN CAPITALS>."""
+
+    max_items: int = 12
+    min_information_bits: float = 0.02
+    ability_points: int = 33  # grid of abilities z from -4 to 4
+    profiles_per_point: int = 128
+    ability_sd: float = 1.0
+    leak: float = 0.02
+    seed: int = 20261123
+    clip: float = 0.01  # written marginals lie in [clip, 1 - clip]
+    difficulty_slope: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_items < 1:
+            raise ValueError("placement max_items must be at least 1")
+        if self.ability_points < 3 or self.profiles_per_point < 8:
+            raise ValueError("placement needs ability_points >= 3 and profiles_per_point >= 8")
+        if not 0.0 <= self.leak < 1.0 or not 0.0 <= self.clip < 0.5:
+            raise ValueError("placement leak must lie in [0, 1) and clip in [0, 0.5)")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "PlacementConfig":
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in fields(cls):
+            raw = env.get("TUTOR_REC_DIFFICULTY_SLOPE" if f.name == "difficulty_slope" else f"TUTOR_PLACEMENT_{f.name.upper()}")
+            if raw:
+                try:
+                    values[f.name] = int(raw) if f.type in (int, "int") else float(raw)
+                except ValueError:
+                    raise ValueError(f"environment variable for placement {f.name}: cannot read {raw!r}") from None
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One graded answer as the model sees it."""
+
+    item_id: str | None
+    skills: tuple[str, ...]
+    score: float
+
+
+def _entropy_bits(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class PlacementModel:
+    """Particles over knowledge profiles, the item pool, posterior and item choice."""
+
+    def __init__(self, library: Library, model: MasteryModel, config: PlacementConfig):
+        self.items_ref = library.items
+        self.model = model
+        self.config = config
+        self.skills = [s.id for s in library.framework.skills]
+        self.index = {s: i for i, s in enumerate(self.skills)}
+        self.X, self.prior_w = self._draw(library, model, config)
+        self.log_prior_w = np.log(self.prior_w)
+        self.Xf = self.X.astype(np.float64)
+        pool = sorted(iid for iid, (_, item) in library.items.items() if item.skills and all(s in self.index for s in item.skills))
+        self.pool = pool
+        self.item_pos = {iid: i for i, iid in enumerate(pool)}
+        units: dict[tuple[str, ...], int] = {}
+        unit_of, guess, slip = [], [], []
+        for iid in pool:
+            item = library.items[iid][1]
+            key = tuple(sorted(item.skills))
+            unit_of.append(units.setdefault(key, len(units)))
+            gs = [item_guess_slip(model.params(s), item.difficulty, config.difficulty_slope) for s in item.skills]
+            guess.append(sum(g for g, _ in gs) / len(gs))
+            slip.append(sum(s for _, s in gs) / len(gs))
+        self.units = list(units)
+        self.unit_of = np.array(unit_of, dtype=np.int64)
+        self.guess = np.array(guess)
+        self.slip = np.array(slip)
+        self.K = np.column_stack([self.X[:, [self.index[s] for s in u]].all(axis=1) for u in self.units]).astype(np.float64) if self.units else np.zeros((len(self.X), 0))
+        self.KT = np.ascontiguousarray(self.K.T)
+        self.item_lesson = {iid: library.items[iid][0].id for iid in pool}
+        self.item_skills = {iid: tuple(library.items[iid][1].skills) for iid in pool}
+        self._first: tuple[str | None, float] | None = None
+
+    @staticmethod
+    def _draw(library: Library, model: MasteryModel, cfg: PlacementConfig) -> tuple[np.ndarray, np.ndarray]:
+        """Profiles on a grid of abilities (so the tails are covered) and their prior weights."""
+        rng = np.random.default_rng(cfg.seed)
+        skills = [s.id for s in library.framework.skills]
+        index = {s: i for i, s in enumerate(skills)}
+        grid = np.linspace(-4.0, 4.0, cfg.ability_points)
+        dens = np.exp(-0.5 * grid**2)
+        z = np.repeat(grid, cfg.profiles_per_point)
+        prior_w = np.repeat(dens / dens.sum() / cfg.profiles_per_point, cfg.profiles_per_point)
+        M = len(z)
+        X = np.zeros((M, len(skills)), dtype=bool)
+        done: set[str] = set()
+
+        def visit(sid: str) -> None:
+            if sid in done:
+                return
+            done.add(sid)
+            prereqs = library.skills[sid].prerequisites
+            for p in prereqs:
+                visit(p)
+            g = X[:, [index[p] for p in prereqs]].all(axis=1) if prereqs else np.ones(M, dtype=bool)
+            target = model.params(sid).prior
+            lo, hi = -12.0, 12.0
+            for _ in range(50):  # bisection: the share knowing the skill equals its prior
+                mid = (lo + hi) / 2
+                share = prior_w @ np.where(g, _sigmoid(mid + cfg.ability_sd * z), cfg.leak)
+                lo, hi = (mid, hi) if share < target else (lo, mid)
+            p = np.where(g, _sigmoid((lo + hi) / 2 + cfg.ability_sd * z), cfg.leak)
+            X[:, index[sid]] = rng.random(M) < p
+
+        for s in skills:
+            visit(s)
+        return X, prior_w
+
+    # ------------------------------------------------------------------ inference
+    def weights(self, evidence: list[Evidence]) -> np.ndarray:
+        lw = self.log_prior_w.copy()
+        for e in evidence:
+            idx = [self.index[s] for s in e.skills if s in self.index]
+            if not idx:
+                continue
+            known = self.X[:, idx].all(axis=1)
+            if e.item_id in self.item_pos:
+                k = self.item_pos[e.item_id]
+                g, s = self.guess[k], self.slip[k]
+            else:
+                ps = [self.model.params(sk) for sk in e.skills if sk in self.index]
+                g, s = sum(p.guess for p in ps) / len(ps), sum(p.slip for p in ps) / len(ps)
+            right = np.where(known, 1 - s, g)
+            lw += np.log(e.score * right + (1 - e.score) * (1 - right))
+        w = np.exp(lw - lw.max())
+        return w / w.sum()
+
+    def marginals(self, w: np.ndarray) -> dict[str, float]:
+        with _blas_one_thread():
+            m = w @ self.Xf
+        return {s: float(m[i]) for i, s in enumerate(self.skills)}
+
+    def best_item(self, w: np.ndarray, asked: set[str]) -> tuple[str | None, float]:
+        """The item of the pool (not yet asked) with the largest expected entropy drop, in bits."""
+        if not asked and self._first is not None and np.allclose(w, self.prior_w):
+            return self._first
+        with _blas_one_thread():
+            return self._best_item(w, asked)
+
+    def _best_item(self, w: np.ndarray, asked: set[str]) -> tuple[str | None, float]:
+        open_items = np.array([iid not in asked for iid in self.pool], dtype=bool)
+        if not open_items.any():
+            return None, 0.0
+        m = w @ self.Xf  # (S,)
+        pi = w @ self.K  # (U,)
+        A = (self.KT * w[None, :]) @ self.Xf  # (U, S): P(unit known and skill known)
+        u = self.unit_of
+        g, s = self.guess[:, None], self.slip[:, None]
+        Au, piu = A[u], pi[u][:, None]
+        pc = piu * (1 - s) + (1 - piu) * g
+        mc = ((1 - s) * Au + g * (m[None, :] - Au)) / np.maximum(pc, 1e-12)
+        mw = (s * Au + (1 - g) * (m[None, :] - Au)) / np.maximum(1 - pc, 1e-12)
+        after = pc[:, 0] * _entropy_bits(mc).sum(axis=1) + (1 - pc[:, 0]) * _entropy_bits(mw).sum(axis=1)
+        gain = _entropy_bits(m).sum() - after
+        gain = np.where(open_items, gain, -np.inf)
+        k = int(np.argmax(gain))  # pool is sorted by id, so ties go to the smaller id
+        out = (self.pool[k], float(gain[k]))
+        if not asked and np.allclose(w, self.prior_w):
+            self._first = out
+        return out
+
+
+_controller = None
+
+
+def _blas_one_thread():
+    """These products are small: BLAS threads cost far more than they save (hundreds of ms on 2 cores)."""
+    global _controller
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+_cache: dict[tuple, PlacementModel] = {}
+_lock = threading.Lock()
+
+
+def placement_model(library: Library, model: MasteryModel, config: PlacementConfig) -> PlacementModel:
+    """One model per (library revision, mastery model, config), built on first use (about 0.1 s)."""
+    key = (id(library), id(model), config)
+    with _lock:
+        pm = _cache.get(key)
+        if pm is None or pm.items_ref is not library.items or pm.model is not model:
+            if len(_cache) > 8:
+                _cache.clear()
+            pm = _cache[key] = PlacementModel(library, model, config)
+        return pm
+
+
+# ------------------------------------------------------------------------------ stored state
+@dataclass(frozen=True)
+class StoredAnswer:
+    event_id: str
+    item_id: str | None
+    skills: tuple[str, ...]
+    score: float
+    occurred_at: datetime
+    source: str
+
+
+@dataclass
+class QuizState:
+    answers: list[StoredAnswer]  # every answer of the learner, time order
+    placement: list[StoredAnswer]  # the quiz's answers, time order
+    completed: bool
+    has_mastery: bool
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        return [Evidence(a.item_id, a.skills, a.score) for a in self.answers]
+
+
+@dataclass
+class Step:
+    status: str  # "in_progress" | "complete"
+    answered: int
+    max_items: int
+    next_item: str | None
+    information_bits: float
+    duplicate: bool = False
+    completed_now: bool = False
+    estimate: dict[str, float] | None = None  # marginals, when complete
+
+
+class PlacementRefused(Exception):
+    """The quiz cannot take this request; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def event_id_for(learner: str, answer_id: str) -> str:
+    return f"placement:{learner[:24]}:{answer_id}"
+
+
+def marker_id(learner: str) -> str:
+    return f"placement:{learner[:24]}:completed"
+
+
+def read_quiz(session: Session, learner: str) -> QuizState:
+    from tutor.store.tables import Event, Mastery
+
+    rows = session.execute(
+        select(Event.event_id, Event.kind, Event.item_id, Event.skills, Event.score, Event.occurred_at, Event.source)
+        .where(Event.learner_id == learner, (Event.kind == "answer") | (Event.source == SOURCE))
+        .order_by(Event.occurred_at, Event.id)
+    ).all()
+    answers, placement, completed = [], [], False
+    for event_id, kind, item_id, skills, score, occurred, source in rows:
+        if kind == "answer":
+            a = StoredAnswer(event_id, item_id, tuple(skills or ()), float(score or 0.0), aware(occurred), source)
+            answers.append(a)
+            if source == SOURCE:
+                placement.append(a)
+        elif source == SOURCE and event_id == marker_id(learner):
+            completed = True
+    has_mastery = bool(session.scalar(select(func.count()).select_from(Mastery).where(Mastery.learner_id == learner)))
+    return QuizState(answers, placement, completed, has_mastery)
+
+
+def progress(pm: PlacementModel, quiz: QuizState) -> Step:
+    """Where the quiz stands, with no writes."""
+    cfg = pm.config
+    if quiz.completed:
+        return Step("complete", len(quiz.placement), cfg.max_items, None, 0.0)
+    w = pm.weights(quiz.evidence)
+    asked = {a.item_id for a in quiz.placement if a.item_id}
+    nxt, bits = pm.best_item(w, asked)
+    if len(quiz.placement) >= cfg.max_items or nxt is None or (quiz.placement and bits < cfg.min_information_bits):
+        return Step("complete", len(quiz.placement), cfg.max_items, None, 0.0, estimate=pm.marginals(w))
+    return Step("in_progress", len(quiz.placement), cfg.max_items, nxt, bits)
+
+
+def answer(
+    session: Session,
+    learner: str,
+    library: Library,
+    model: MasteryModel,
+    config: PlacementConfig,
+    now: datetime,
+    submitted: tuple[str, str, bool, datetime] | None,
+) -> Step:
+    """Start, resume or answer the quiz (submitted = answer id, item id, correct, answered at); the caller commits."""
+    from tutor.store.bulk_writes import insert_events, insert_learners
+
+    pm = placement_model(library, model, config)
+    insert_learners(session, [learner], now)  # creates the learner; on PostgreSQL also locks it
+    quiz = read_quiz(session, learner)
+    if not quiz.placement and not quiz.completed and (quiz.answers or quiz.has_mastery):
+        raise PlacementRefused(
+            409,
+            f"This learner already has {len(quiz.answers)} answer(s) or stored mastery; the placement quiz is only for learners "
+            "with no answers yet. GET /v1/learners/{learner_id}/next recommends from what they have answered.",
+        )
+    duplicate = False
+    if submitted is not None:
+        answer_id, item_id, correct, answered_at = submitted
+        eid = event_id_for(learner, answer_id)
+        previous = next((a for a in quiz.placement if a.event_id == eid), None)
+        if previous is not None:
+            if previous.item_id != item_id or previous.score != float(correct):
+                raise PlacementRefused(409, f"answer_id {answer_id!r} was already used for a different answer (item {previous.item_id!r}); use a new id for a new answer.")
+            duplicate = True
+        elif quiz.completed:
+            raise PlacementRefused(409, "This learner's placement quiz is already complete; GET /v1/learners/{learner_id}/next for what to study.")
+        elif item_id in {a.item_id for a in quiz.placement}:
+            raise PlacementRefused(422, f"item {item_id!r} was already answered in this quiz (answer id of that answer: "
+                                        f"{next(a.event_id for a in quiz.placement if a.item_id == item_id).rsplit(':', 1)[-1]!r}).")
+        else:
+            lesson, item = library.items[item_id]
+            row = {
+                "event_id": eid, "learner_id": learner, "kind": "answer", "item_id": item_id, "lesson_id": lesson.id,
+                "skills": list(item.skills), "score": float(correct), "occurred_at": answered_at, "duration_seconds": None,
+                "attempt": None, "source": SOURCE, "verb": "answered", "skip_reason": None, "received_at": now,
+            }
+            if insert_events(session, [row]):
+                new = StoredAnswer(eid, item_id, tuple(item.skills), float(correct), answered_at, SOURCE)
+                quiz.answers = sorted(quiz.answers + [new], key=lambda a: a.occurred_at)
+                quiz.placement = sorted(quiz.placement + [new], key=lambda a: a.occurred_at)
+            else:
+                duplicate = True
+    step = progress(pm, quiz)
+    step.duplicate = duplicate
+    if step.status == "complete" and not quiz.completed and quiz.placement:
+        _write_mastery(session, learner, pm, quiz, step.estimate or pm.marginals(pm.weights(quiz.evidence)), now)
+        step.completed_now = True
+    elif step.status == "complete" and quiz.completed:
+        step.estimate = None
+    return step
+
+
+def _write_mastery(session: Session, learner: str, pm: PlacementModel, quiz: QuizState, marginals: dict[str, float], now: datetime) -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from tutor.store.bulk_writes import insert_events
+    from tutor.store.tables import Mastery
+
+    cfg = pm.config
+    until = max(a.occurred_at for a in quiz.answers)
+    counts: dict[str, int] = {}
+    for a in quiz.answers:
+        for s in a.skills:
+            counts[s] = counts.get(s, 0) + 1
+    rows = []
+    for sid in pm.skills:
+        p = min(1 - cfg.clip, max(cfg.clip, marginals[sid]))
+        n = counts.get(sid, 0)
+        rows.append({"learner_id": learner, "skill_id": sid, "p_mastered": p, "n_observations": n, "updated_at": now,
+                     "last_event_at": until, "base_p": p, "base_n": n, "base_until": until})
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(Mastery.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["learner_id", "skill_id"],
+        set_={c: stmt.excluded[c] for c in ("p_mastered", "n_observations", "updated_at", "last_event_at", "base_p", "base_n", "base_until")},
+    )
+    session.execute(stmt, rows)
+    insert_events(session, [{
+        "event_id": marker_id(learner), "learner_id": learner, "kind": "skipped", "item_id": None, "lesson_id": None, "skills": [],
+        "score": None, "occurred_at": now, "duration_seconds": None, "attempt": None, "source": SOURCE, "verb": "completed",
+        "skip_reason": f"placement quiz complete after {len(quiz.placement)} answer(s); mastery initialised for {len(rows)} skills",
+        "received_at": now,
+    }])
+
+
+def quiz_progress_for_next(session: Session, learner: str, library: Library, model: MasteryModel, config: PlacementConfig):
+    """For GET .../next: the quiz's progress for a learner without mastery, or None when it is over."""
+    from tutor.recommend.policy import PlacementProgress
+
+    pm = placement_model(library, model, config)
+    quiz = read_quiz(session, learner)
+    if quiz.completed or quiz.has_mastery or (quiz.answers and not quiz.placement):
+        return None
+    step = progress(pm, quiz)
+    if step.status == "complete":
+        return None
+    return PlacementProgress(answered=step.answered, max_items=step.max_items, next_item=step.next_item)
+
+
+def entropy_bits(marginals: Mapping[str, float]) -> float:
+    """Summed entropy of the marginals, in bits (for reports and tests)."""
+    return float(sum(0.0 if p <= 0 or p >= 1 else -(p * math.log2(p) + (1 - p) * math.log2(1 - p)) for p in marginals.values()))

@@ -1,0 +1,87 @@
+"""Set-based writes for event batches: one statement per table per batch on either store.
+
+PostgreSQL gets a whole batch as one JSON document (`json_to_recordset`), so a 500-event batch
+is a handful of statements with one parameter each, and serialising it is a single C-level
+`json.dumps`; SQLite, in-process, takes plain executemany.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import String
+
+from tutor.store.tables import Event, Learner, Mastery
+
+EVENT_COLUMNS = (
+    ("event_id", "text"), ("learner_id", "text"), ("kind", "text"), ("item_id", "text"), ("lesson_id", "text"),
+    ("skills", "json"), ("score", "float8"), ("occurred_at", "timestamptz"), ("duration_seconds", "float8"),
+    ("attempt", "int"), ("source", "text"), ("verb", "text"), ("skip_reason", "text"), ("received_at", "timestamptz"),
+)
+MASTERY_COLUMNS = (
+    ("learner_id", "text"), ("skill_id", "text"), ("p_mastered", "float8"), ("n_observations", "int"),
+    ("updated_at", "timestamptz"), ("last_event_at", "timestamptz"),
+)
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _ids(sql: str) -> text:
+    return text(sql).bindparams(bindparam("ids", type_=ARRAY(String)))
+
+
+def _from_json(table: str, columns, tail: str) -> text:
+    """INSERT INTO table SELECT the columns of a JSON array of objects, then `tail` (ON CONFLICT ...)."""
+    names = ", ".join(n for n, _ in columns)
+    record = ", ".join(f"{n} {kind}" for n, kind in columns)
+    return text(f"INSERT INTO {table} ({names}) SELECT {names} FROM json_to_recordset(CAST(:rows AS json)) AS t({record}) {tail}")
+
+
+def _json(rows: list[dict]) -> str:
+    return json.dumps(rows, default=datetime.isoformat, ensure_ascii=False)
+
+
+def insert_learners(session: Session, ids: list[str], now: datetime) -> None:
+    """Create the learners not seen before; on PostgreSQL, then lock them in a fixed order."""
+    if _postgres(session):
+        session.execute(
+            _ids("INSERT INTO learners (id, created_at) SELECT unnest(:ids), :now ON CONFLICT DO NOTHING"),
+            {"ids": ids, "now": now},
+        )
+        session.execute(_ids("SELECT id FROM learners WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids})
+    else:
+        session.execute(sqlite.insert(Learner.__table__).on_conflict_do_nothing(index_elements=["id"]), [{"id": i, "created_at": now} for i in ids])
+
+
+def insert_events(session: Session, rows: list[dict]) -> set[str]:
+    """Insert events whose id is new; return the ids actually inserted."""
+    if _postgres(session):
+        sql = _from_json("events", EVENT_COLUMNS, "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+        return set(session.scalars(sql, {"rows": _json(rows)}))
+    stmt = sqlite.insert(Event.__table__).on_conflict_do_nothing(index_elements=["event_id"]).returning(Event.__table__.c.event_id)
+    return set(session.scalars(stmt, rows))
+
+
+def upsert_mastery(session: Session, rows: list[dict]) -> None:
+    """Write new mastery values (learner_id, skill_id, p_mastered, n_observations, updated_at, last_event_at)."""
+    if _postgres(session):
+        tail = "ON CONFLICT (learner_id, skill_id) DO UPDATE SET " + ", ".join(
+            f"{n} = excluded.{n}" for n, _ in MASTERY_COLUMNS if n not in ("learner_id", "skill_id")
+        )
+        session.execute(_from_json("mastery", MASTERY_COLUMNS, tail), {"rows": _json(rows)})
+        return
+    stmt = sqlite.insert(Mastery.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["learner_id", "skill_id"],
+        set_={name: stmt.excluded[name] for name in ("p_mastered", "n_observations", "updated_at", "last_event_at")},
+    )
+    session.execute(stmt, rows)
+
+
