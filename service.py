@@ -1,21 +1,21 @@
 """The tutoring service: `python service.py` serves it on http://127.0.0.1:8000 with the embedded default."""
 
 import logging
-import os
+import sys
 
 import uvicorn
 
 from tutor.app import create_app
+from tutor.settings import SettingsError, load_settings
 
-app = create_app()
+try:
+    settings = load_settings()
+except SettingsError as exc:
+    sys.exit(f"tutor: {exc}")
+
+app = create_app(settings)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # uvicorn's own access log prints raw paths, which carry learner ids; tutor.access logs route templates instead.
-    uvicorn.run(
-        "service:app",
-        host=os.environ.get("TUTOR_HOST", "127.0.0.1"),
-        port=int(os.environ.get("TUTOR_PORT", "8000")),
-        workers=int(os.environ.get("TUTOR_WORKERS", "1")),
-        access_log=False,
-    )
+    uvicorn.run("service:app", host=settings.service.host, port=settings.service.port, workers=settings.service.workers, access_log=False)

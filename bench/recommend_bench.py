@@ -108,9 +108,9 @@ def in_process(library, model, args) -> dict:
         out["cases"][name] = {"calls": len(times), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99), "max_ms": round(max(times), 3)}
         print(f"in process {name}: p50 {out['cases'][name]['p50_ms']} ms, p99 {out['cases'][name]['p99_ms']} ms", flush=True)
     # placement: one quiz step (posterior + most informative item) after k answers
-    from tutor.recommend.placement import PlacementConfig, QuizState, StoredAnswer, placement_model, progress
+    from tutor.recommend.placement import PlacementConfig, PlacementModel, QuizState, StoredAnswer, progress
 
-    pm = placement_model(library, model, PlacementConfig())
+    pm = PlacementModel(library, model, PlacementConfig())
     times = []
     rng = random.Random(args.seed)
     for _ in range(30):

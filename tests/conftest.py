@@ -11,13 +11,29 @@ import yaml
 from fastapi.testclient import TestClient
 
 from tutor.app import create_app
-from tutor.config import PROJECT_ROOT, Settings
+from tutor.settings import PROJECT_ROOT, Settings
 from tutor.privacy.credentials import create_key
 from tutor.runtime import Runtime
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 SECRET = b"test-pseudonym-secret"
+
+
+def make_settings(database_url: str, content_dir: Path, var_dir: Path, secret: bytes = SECRET) -> Settings:
+    """Settings for a test store: the real models, the given content, workers that refresh at once."""
+    return Settings(
+        service={"var_dir": var_dir, "refresh_seconds": 0.0}, store={"database_url": database_url}, content={"content_dir": content_dir},
+        tracing={"models_dir": PROJECT_ROOT / "models"}, privacy={"pseudonym_secret": secret.decode()},
+    )
+
+
+def with_settings(settings: Settings, **sections: dict) -> Settings:
+    """A copy of the settings with some fields of some sections changed, checked like the original."""
+    values = settings.model_dump()
+    for name, fields in sections.items():
+        values[name] = {**values[name], **fields}
+    return Settings(**values)
 
 
 def filler(prefix: str, words: int = 320) -> str:
@@ -106,19 +122,12 @@ def database_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def settings(database_url, content_dir, tmp_path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        content_dir=content_dir,
-        models_dir=PROJECT_ROOT / "models",
-        var_dir=tmp_path / "var",
-        pseudonym_secret=SECRET,
-        refresh_seconds=0.0,
-    )
+    return make_settings(database_url, content_dir, tmp_path / "var")
 
 
 @pytest.fixture
 def runtime(settings) -> Runtime:
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.service.var_dir.mkdir(parents=True, exist_ok=True)
     rt = Runtime(settings)
     yield rt
     rt.engine.dispose()

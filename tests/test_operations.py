@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import socket
@@ -12,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import auth
+from tests.conftest import auth, with_settings
 from tutor.app import create_app
 from tutor.privacy.credentials import RateLimiter
 from tutor.runtime import Runtime
@@ -69,8 +68,8 @@ def test_token_bucket_refills():
 
 def test_model_switch_refuses_broken_artefacts(client, keys, runtime, tmp_path):
     models = tmp_path / "models"
-    shutil.copytree(runtime.settings.models_dir, models)
-    runtime.settings = dataclasses.replace(runtime.settings, models_dir=models)
+    shutil.copytree(runtime.settings.tracing.models_dir, models)
+    runtime.settings = with_settings(runtime.settings, tracing={"models_dir": models})
     active = runtime.model.version
     good = models / "candidate"
     shutil.copytree(models / "bkt-default", good)
@@ -95,7 +94,7 @@ def test_model_switch_refuses_broken_artefacts(client, keys, runtime, tmp_path):
 
 
 def test_events_older_than_retention_are_refused(runtime, keys):
-    runtime.settings = dataclasses.replace(runtime.settings, retention_days=30)
+    runtime.settings = with_settings(runtime.settings, privacy={"retention_days": 30})
     with TestClient(create_app(runtime=runtime)) as c:
         old = {**EVENT, "timestamp": (datetime.now(timezone.utc) - timedelta(days=31)).isoformat()}
         r = c.post("/v1/events", json={"events": [EVENT | {"timestamp": datetime.now(timezone.utc).isoformat()}, old]}, headers=auth(keys["platform"]))
@@ -164,7 +163,7 @@ def test_database_outage_gives_503_and_the_service_recovers(settings, keys, runt
     pg_database = settings.database_url
     proxy = Proxy()
     url = pg_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    through_proxy = Runtime(dataclasses.replace(settings, database_url=url, refresh_seconds=0.0), migrate=False)
+    through_proxy = Runtime(with_settings(settings, store={"database_url": url}), migrate=False)
     with TestClient(create_app(runtime=through_proxy)) as c:
         h = auth(keys["platform"])
         assert c.post("/v1/events", json={"events": [EVENT]}, headers=h).status_code == 200

@@ -13,15 +13,14 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from tests.conftest import _reset_postgres
+from tests.conftest import _reset_postgres, make_settings
 from tutor.app import create_app
-from tutor.config import PROJECT_ROOT, Settings, content_dir
+from tutor.settings import PROJECT_ROOT
 from tutor.privacy.credentials import RateLimiter, create_key
 from tutor.runtime import Runtime
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="tutor-fuzz-"))
-app = create_app(Settings(database_url=f"sqlite:///{_SCRATCH / 'schema.db'}", content_dir=content_dir(), models_dir=PROJECT_ROOT / "models",
-                          var_dir=_SCRATCH, pseudonym_secret=b"fuzz"))
+app = create_app(make_settings(f"sqlite:///{_SCRATCH / 'schema.db'}", PROJECT_ROOT / "content", _SCRATCH, b"fuzz"))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 EXAMPLES = int(os.environ.get("TUTOR_FUZZ_EXAMPLES", "15"))
 
@@ -34,8 +33,7 @@ def fuzz_key(request, tmp_path_factory, content_dir):
     else:
         url = request.getfixturevalue("pg_database")
         _reset_postgres(url)
-    runtime = Runtime(Settings(database_url=url, content_dir=content_dir, models_dir=PROJECT_ROOT / "models", var_dir=var,
-                               pseudonym_secret=b"fuzz", refresh_seconds=0.0))
+    runtime = Runtime(make_settings(url, content_dir, var, b"fuzz"))
     with runtime.session() as s, s.begin():
         _, key = create_key(s, "fuzz", ["platform", "researcher", "admin"])
     app.state.runtime, app.state.rate_limiter = runtime, RateLimiter()

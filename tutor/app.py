@@ -1,4 +1,8 @@
-"""The FastAPI application: routers, start-up, and request logging that never names a learner."""
+"""The FastAPI application: it only wires the capabilities' routers, the middleware and the error handlers.
+
+Domain failures (`tutor.errors`) become statuses in one table, `ERROR_STATUSES`; a database that does
+not answer is the same 503 wherever it is noticed.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +19,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from tutor import __version__
-from tutor import health
-from tutor.answering import api as questions
-from tutor.content import api as lessons, framework_api as framework
-from tutor.events import api as events, xapi_api as xapi
-from tutor.privacy import api as admin
-from tutor.recommend import api as recommendations_api, placement_api
-from tutor.research import api as research
-from tutor.tracing import api as learners
-from tutor.config import Settings, load_settings
+from tutor import __version__, health
+from tutor.answering import api as answering
+from tutor.content import api as content
+from tutor.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
+from tutor.events import api as events
+from tutor.privacy import api as privacy
 from tutor.privacy.credentials import RateLimiter, create_key
+from tutor.recommend import api as recommend
+from tutor.research import api as research
 from tutor.runtime import Runtime
+from tutor.settings import Settings, load_settings
 from tutor.store.tables import ApiClient
+from tutor.tracing import api as tracing
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -39,12 +43,18 @@ class ErrorMessage(BaseModel):
 ERROR_RESPONSES = {
     400: {"model": ErrorMessage, "description": "A required header is missing or wrong."},
     401: {"model": ErrorMessage, "description": "Missing, unknown, expired or revoked API key."},
-    403: {"model": ErrorMessage, "description": "The key lacks the scope this route needs."},
+    403: {"model": ErrorMessage, "description": "The key lacks the scope this route needs, or may not read this learner."},
     404: {"model": ErrorMessage, "description": "No such learner, lesson, key or artefact."},
+    409: {"model": ErrorMessage, "description": "The request clashes with what is stored (for example a finished placement quiz)."},
     413: {"model": ErrorMessage, "description": "Request body too large."},
     429: {"model": ErrorMessage, "description": "Rate limit of this key reached; see the Retry-After header."},
     503: {"model": ErrorMessage, "description": "The database is unreachable; retry later."},
 }
+ERROR_STATUSES: dict[type[DomainError], int] = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422, Unavailable: 503}
+ROUTERS = (
+    events.router, events.xapi_router, tracing.router, content.skills_router, content.router, answering.router,
+    privacy.router, tracing.admin_router, research.router, privacy.learners_router, recommend.router, recommend.placement_router,
+)
 access_log = logging.getLogger("tutor.access")
 log = logging.getLogger("tutor")
 
@@ -64,7 +74,7 @@ def _development_key(runtime: Runtime) -> None:
         if s.scalar(select(func.count()).select_from(ApiClient)):
             return
         _, key = create_key(s, "development", ["platform", "researcher", "admin"])
-    path = runtime.settings.var_dir / "dev-key"
+    path = runtime.settings.service.var_dir / "dev-key"
     path.write_text(key + "\n")
     path.chmod(0o600)
     print(f"\nDevelopment API key (scopes platform, researcher, admin), also saved in {path}:\n\n    {key}\n", flush=True)
@@ -77,7 +87,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if rt.settings.embedded:
             _development_key(rt)
         if runtime is None:
-            rt.help_desk()
+            rt.help_desk()  # build the question index before the first question, not during it
         app.state.runtime = rt
         app.state.rate_limiter = RateLimiter()
         yield
@@ -105,16 +115,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         methods = sorted({m for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(request.url.path) for m in r.methods})
         return JSONResponse({"detail": f"{request.method} is not allowed here; use {', '.join(methods)}."}, status_code=405, headers={"Allow": ", ".join(methods)})
 
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError):
+        status = next(code for kind, code in ERROR_STATUSES.items() if isinstance(exc, kind))
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
     @app.exception_handler(DBAPIError)
     async def database_unavailable(request: Request, exc: DBAPIError):
         if not exc.connection_invalidated and not isinstance(exc, (OperationalError, InterfaceError)):
             raise exc
         log.warning("database unavailable: %s", exc.__class__.__name__)
-        return JSONResponse({"detail": "The database is unreachable; retry shortly. Nothing of this request was stored."}, status_code=503, headers={"Retry-After": "5"})
+        return await domain_error(request, Unavailable("The database is unreachable; retry shortly. Nothing of this request was stored."))
 
     app.include_router(health.router)
-    for module in (events, xapi, learners, framework, lessons, questions, admin, research):
-        app.include_router(module.router, responses=ERROR_RESPONSES)
-    for module in (recommendations_api, placement_api):  # what to study next; placement quiz
-        app.include_router(module.router, responses=ERROR_RESPONSES)
+    for router in ROUTERS:
+        app.include_router(router, responses=ERROR_RESPONSES)
     return app

@@ -1,22 +1,20 @@
-"""The `tutor` command line: one typer app, each area of work adds its commands here."""
+"""The `tutor` command line: one typer app; each capability mounts its own commands with `register(app)`."""
 
 from __future__ import annotations
 
 import typer
 
+from tutor.answering import cli as answering
+from tutor.content import cli as content
+from tutor.privacy import cli as privacy
+from tutor.recommend import cli as recommend
 from tutor.research import training as research
-from tutor.content.cli import content_app
-from tutor.privacy.keys_cli import keys_app
-from tutor.privacy.retention_cli import retention
-from tutor.answering.cli import register as register_retrieval
-from tutor.recommend.cli import register as register_recommend
 
 app = typer.Typer(help="Adaptive tutoring service: content, keys, models and evaluation.", no_args_is_help=True)
-app.add_typer(content_app, name="content")
-app.add_typer(keys_app, name="keys")
-app.command("retention")(retention)
-register_retrieval(app)  # index build, ask, retrieval-eval, retrieval-calibrate
-register_recommend(app)  # simulate
+content.register(app)  # content check | stats | import
+privacy.register(app)  # keys create | list | rotate | revoke; retention
+answering.register(app)  # index build, ask, retrieval-eval, retrieval-calibrate
+recommend.register(app)  # simulate
 app.command("train")(research.train)  # fit bkt / next-answer artefacts
 app.command("evaluate")(research.evaluate)  # AUC, RMSE, accuracy + report
 

@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: the runtime, a database session, and the caller's credential."""
+"""Dependencies shared by the routers: the runtime, a database session, the caller's credential,
+and the learner a caller may read."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from tutor.errors import Forbidden
 from tutor.privacy.credentials import find_client
 from tutor.runtime import Runtime
 
@@ -19,11 +20,9 @@ bearer = HTTPBearer(auto_error=False, description="An API key from `tutor keys c
 
 
 def get_runtime(request: Request) -> Runtime:
+    """The process's runtime, brought up to date with what other workers changed (a database outage is a 503)."""
     runtime: Runtime = request.app.state.runtime
-    try:
-        runtime.refresh()
-    except OperationalError:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unreachable; retry shortly.") from None
+    runtime.refresh()
     return runtime
 
 
@@ -53,10 +52,7 @@ def _caller(
 ) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing API key: send `Authorization: Bearer <key>`.", headers={"WWW-Authenticate": "Bearer"})
-    try:
-        client = find_client(session, credentials.credentials)
-    except OperationalError:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unreachable; retry shortly.") from None
+    client = find_client(session, credentials.credentials)
     if client is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Unknown, expired or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
     if client.rate_per_minute:
@@ -84,5 +80,14 @@ def require_scopes(*allowed: str):
     return check
 
 
+def learner_for(runtime: Runtime, caller: Caller, learner_id: str) -> str:
+    """The pseudonym of a learner the caller may read; learner keys read only their own learner."""
+    learner = runtime.pseudonym(learner_id)
+    if not caller.scopes & {"platform", "admin"} and caller.learner != learner:
+        raise Forbidden("A learner key can read only its own learner's data.")
+    return learner
+
+
+LearnerId = Annotated[str, Path(min_length=1, max_length=256, description="The platform's learner id (pseudonymised before any lookup).")]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]

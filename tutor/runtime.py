@@ -1,4 +1,5 @@
-"""What a service process holds in memory: settings, the database, the content and the active model.
+"""What a service process holds in memory: settings, the database, the content, the active model,
+the recommender, the placement model and the question index.
 
 Workers are stateless apart from this cache. Shared changes (a lesson added through the API, a model
 activated) are written to the database and every worker picks them up within `refresh_seconds`.
@@ -15,12 +16,18 @@ from pathlib import Path
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from tutor.tracing.artefacts import MasteryModel, active_model_dir, load_mastery_model
-from tutor.config import Settings
+from tutor.answering import HelpDesk, LessonIndex
+from tutor.answering.encoders import get_encoder
+from tutor.clock import utcnow
 from tutor.content.library import ContentError, Lesson, Library, load_library
-from tutor.store.database import make_engine, make_sessions, upgrade
+from tutor.errors import Invalid, NotFound
 from tutor.privacy.pseudonyms import pseudonym
-from tutor.store.tables import AddedLesson, ServiceState, utcnow
+from tutor.recommend.placement import PlacementModel
+from tutor.recommend.policy import Recommender
+from tutor.settings import Settings
+from tutor.store.database import make_engine, make_sessions, upgrade
+from tutor.store.tables import AddedLesson, ServiceState
+from tutor.tracing.artefacts import ArtefactError, MasteryModel, active_model_dir, load_mastery_model
 
 MODEL_KEY = "active_model"
 CONTENT_KEY = "content_revision"
@@ -33,36 +40,45 @@ class Runtime:
             upgrade(settings.database_url)
         self.engine = make_engine(settings.database_url)
         self.sessions = make_sessions(self.engine)
-        self.library: Library = load_library(settings.content_dir)
-        self.model_name = active_model_dir(settings.models_dir).name
-        self.model: MasteryModel = load_mastery_model(settings.models_dir / self.model_name)
+        self.library: Library = load_library(settings.content.content_dir)
+        self.model_name = active_model_dir(settings.tracing.models_dir).name
+        self.model: MasteryModel = load_mastery_model(settings.tracing.models_dir / self.model_name)
+        self.recommender = Recommender(settings.recommend)
         self.lesson_listeners: list[Callable[[Lesson], None]] = []
         self._revisions: dict[str, int] = {}
         self._lesson_stamps: dict[str, object] = {}
         self._checked = 0.0
         self._lock = threading.Lock()
         self._desk_lock = threading.Lock()
-        self._help_desk = None
+        self._help_desk: HelpDesk | None = None
+        self._placement_lock = threading.Lock()
+        self._placement: PlacementModel | None = None
         self.refresh(force=True)
 
-    def help_desk(self):
+    def help_desk(self) -> HelpDesk:
         """The question index over the current lessons, built (or loaded from its cache) on first use."""
         with self._desk_lock:
             if self._help_desk is None:
-                from tutor.answering import HelpDesk, LessonIndex
-                from tutor.answering.encoders import get_encoder
-
-                cache = self.settings.var_dir / "index-cache"
-                shipped = self.settings.models_dir / "index-cache"
+                cache = self.settings.answering.index_cache or self.settings.service.var_dir / "index-cache"
+                shipped = self.settings.tracing.models_dir / "index-cache"
                 if not cache.exists() and shipped.is_dir():
                     shutil.copytree(shipped, cache)  # embeddings of the bundled lessons: a fresh install starts in seconds
-                index = LessonIndex.build(self.library.lessons.values(), get_encoder(self.settings.encoder), cache_dir=cache)
+                encoder = get_encoder(self.settings.answering.encoder)
+                index = LessonIndex.build(self.library.lessons.values(), encoder, cache_dir=cache)
                 self._help_desk = HelpDesk(index)
                 self.lesson_listeners.append(self._help_desk.add_or_replace_lesson)
             return self._help_desk
 
+    def placement_model(self) -> PlacementModel:
+        """The placement quiz's model of the current library and mastery model, rebuilt when either changes."""
+        with self._placement_lock:
+            pm = self._placement
+            if pm is None or pm.items_ref is not self.library.items or pm.model is not self.model:
+                pm = self._placement = PlacementModel(self.library, self.model, self.settings.placement)
+            return pm
+
     def pseudonym(self, raw_learner_id: str) -> str:
-        return pseudonym(raw_learner_id, self.settings.pseudonym_secret)
+        return pseudonym(raw_learner_id, self.settings.pseudonym_key)
 
     def session(self) -> Session:
         return self.sessions()
@@ -78,7 +94,7 @@ class Runtime:
     def refresh(self, force: bool = False) -> None:
         """Follow the shared state (added lessons, active model) at most every refresh_seconds."""
         now = time.monotonic()
-        if not force and now - self._checked < self.settings.refresh_seconds:
+        if not force and now - self._checked < self.settings.service.refresh_seconds:
             return
         with self._lock:
             self._checked = now
@@ -94,7 +110,7 @@ class Runtime:
                 chosen = state.get(MODEL_KEY)
                 if chosen is not None and chosen.revision != self._revisions.get(MODEL_KEY):
                     if chosen.value != self.model_name:
-                        self.model = load_mastery_model(self.settings.models_dir / chosen.value)
+                        self.model = load_mastery_model(self.settings.tracing.models_dir / chosen.value)
                         self.model_name = chosen.value
                     self._revisions[MODEL_KEY] = chosen.revision
 
@@ -133,10 +149,13 @@ class Runtime:
 
     def activate_model(self, name: str) -> MasteryModel:
         """Load an artefact from models/, then make it the active one for every worker."""
-        directory = Path(self.settings.models_dir) / name
+        directory = Path(self.settings.tracing.models_dir) / name
         if Path(name).name != name or not directory.is_dir():
-            raise FileNotFoundError(f"no artefact directory {name!r} in {self.settings.models_dir}")
-        model = load_mastery_model(directory)
+            raise NotFound(f"No artefact directory {name!r} in the models folder; GET /v1/admin/models shows the active one.")
+        try:
+            model = load_mastery_model(directory)
+        except ArtefactError as exc:
+            raise Invalid(f"Artefact refused, the active model is unchanged: {exc}") from None
         with self.session() as s, s.begin():
             self._bump(s, MODEL_KEY, name)
         self.model, self.model_name = model, name

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import make_lesson
 from tutor.cli import app
-from tutor.config import PROJECT_ROOT
+from tutor.settings import PROJECT_ROOT
 from tutor.content.library import ContentError, load_library
 
 runner = CliRunner()

@@ -63,8 +63,8 @@ def test_content_import_command_reaches_running_workers(runtime, settings, monke
     folder.mkdir()
     (folder / "imported.yaml").write_text(yaml.safe_dump(make_lesson("imported", "5.1-basic"), allow_unicode=True))
     for name, value in {
-        "TUTOR_DATABASE_URL": settings.database_url, "TUTOR_CONTENT_DIR": str(settings.content_dir),
-        "TUTOR_VAR_DIR": str(settings.var_dir), "TUTOR_PSEUDONYM_SECRET": settings.pseudonym_secret.decode(),
+        "TUTOR_DATABASE_URL": settings.database_url, "TUTOR_CONTENT_DIR": str(settings.content.content_dir),
+        "TUTOR_VAR_DIR": str(settings.service.var_dir), "TUTOR_PSEUDONYM_SECRET": settings.pseudonym_key.decode(),
     }.items():
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(app, ["content", "import", str(folder)])

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from tests.conftest import auth
 from tutor.tracing import bkt
 from tutor.tracing.artefacts import active_model_dir, load_mastery_model
-from tutor.config import PROJECT_ROOT
+from tutor.settings import PROJECT_ROOT, SettingsError, load_settings
 from tutor.content.library import load_library
-from tutor.recommend.placement import PlacementConfig, QuizState, StoredAnswer, entropy_bits, placement_model, progress
+from tutor.recommend.placement import PlacementConfig, PlacementModel, QuizState, StoredAnswer, entropy_bits, progress
 from tutor.store.tables import Event, Mastery
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -22,7 +22,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 def engine():
     library = load_library(PROJECT_ROOT / "content")
     model = load_mastery_model(active_model_dir(PROJECT_ROOT / "models"))
-    return placement_model(library, model, PlacementConfig())
+    return PlacementModel(library, model, PlacementConfig())
 
 
 def take_quiz(pm, answer_of) -> tuple[QuizState, object]:
@@ -58,13 +58,17 @@ def test_a_right_intermediate_answer_lifts_its_prerequisites(engine):
     assert first is not None and bits > 0.5
 
 
-def test_limit_comes_from_the_environment(engine):
-    cfg = PlacementConfig.from_env({"TUTOR_PLACEMENT_MAX_ITEMS": "3", "TUTOR_PLACEMENT_MIN_INFORMATION_BITS": "0.5"})
+def test_limit_comes_from_the_environment(engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("TUTOR_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("TUTOR_PLACEMENT_MAX_ITEMS", "3")
+    monkeypatch.setenv("TUTOR_PLACEMENT_MIN_INFORMATION_BITS", "0.5")
+    cfg = load_settings().placement
     assert (cfg.max_items, cfg.min_information_bits) == (3, 0.5)
-    short = placement_model(load_library(PROJECT_ROOT / "content"), engine.model, cfg)
+    short = PlacementModel(load_library(PROJECT_ROOT / "content"), engine.model, cfg)
     assert len(take_quiz(short, lambda item: True)[0].placement) == 3
-    with pytest.raises(ValueError, match="cannot read"):
-        PlacementConfig.from_env({"TUTOR_PLACEMENT_MAX_ITEMS": "twelve"})
+    monkeypatch.setenv("TUTOR_PLACEMENT_MAX_ITEMS", "twelve")
+    with pytest.raises(SettingsError, match="TUTOR_PLACEMENT_MAX_ITEMS"):
+        load_settings()
 
 
 def test_engine_is_deterministic(engine):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tutor.tracing.artefacts import load_mastery_model
-from tutor.config import PROJECT_ROOT
+from tutor.settings import PROJECT_ROOT, SettingsError, load_settings
 from tutor.content.library import load_library
 from tutor.recommend.policy import (
     GoalError,
@@ -141,13 +141,18 @@ def test_allowed_set_and_the_best_step_outside_it(library, model):
     assert len(items.recommendations) == 4 and all(r.item_id.startswith(second) and r.kind == "item" for r in items.recommendations)
 
 
-def test_policy_from_environment_and_its_checks():
+def test_policy_from_environment_and_its_checks(monkeypatch, tmp_path):
     env = {"TUTOR_REC_ZPD_LOW": "0.5", "TUTOR_REC_HALF_LIFE_BY_SKILL": "4.2-basic=10, 1.1-basic=60", "TUTOR_MASTERY_THRESHOLD": "0.9",
-           "TUTOR_REC_SUGGEST_PLACEMENT": "false"}
-    p = Policy.from_env(env)
+           "TUTOR_REC_SUGGEST_PLACEMENT": "false", "TUTOR_VAR_DIR": str(tmp_path)}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    p = load_settings().recommend
     assert p.zpd_low == 0.5 and p.mastery_threshold == 0.9 and not p.suggest_placement
     assert p.half_life("4.2-basic", 0) == 10 and p.half_life("2.1-basic", 0) == 30
-    with pytest.raises(ValueError, match="zpd_low"):
-        Policy.from_env({"TUTOR_REC_ZPD_LOW": "0.9"})
-    with pytest.raises(ValueError, match="cannot read"):
-        Policy.from_env({"TUTOR_REC_ZPD_WEIGHT": "lots"})
+    monkeypatch.setenv("TUTOR_REC_ZPD_LOW", "0.9")
+    with pytest.raises(SettingsError, match="zpd_low"):
+        load_settings()
+    monkeypatch.setenv("TUTOR_REC_ZPD_LOW", "0.5")
+    monkeypatch.setenv("TUTOR_REC_ZPD_WEIGHT", "lots")
+    with pytest.raises(SettingsError, match="TUTOR_REC_ZPD_WEIGHT: .*valid number"):
+        load_settings()

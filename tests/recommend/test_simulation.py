@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tutor.tracing.artefacts import active_model_dir, load_mastery_model
-from tutor.config import PROJECT_ROOT
+from tutor.settings import PROJECT_ROOT
 from tutor.content.library import load_library
 from tutor.recommend.simulation import SimConfig, World, simulate
 

@@ -14,7 +14,7 @@ import time
 import httpx
 
 from tests.conftest import SECRET
-from tutor.config import PROJECT_ROOT
+from tutor.settings import PROJECT_ROOT
 from tutor.privacy.credentials import create_key
 
 WORKER = textwrap.dedent(
@@ -57,8 +57,8 @@ def wait_ready(base: str) -> None:
 def test_killed_worker_mid_batch_stores_nothing_and_the_retry_counts_once(settings, runtime, client, tmp_path):
     with runtime.session() as s, s.begin():
         _, key = create_key(s, "faults", ["platform"])
-    env = {**os.environ, "TUTOR_DATABASE_URL": settings.database_url, "TUTOR_CONTENT_DIR": str(settings.content_dir),
-           "TUTOR_VAR_DIR": str(settings.var_dir), "TUTOR_PSEUDONYM_SECRET": SECRET.decode(), "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {**os.environ, "TUTOR_DATABASE_URL": settings.database_url, "TUTOR_CONTENT_DIR": str(settings.content.content_dir),
+           "TUTOR_VAR_DIR": str(settings.service.var_dir), "TUTOR_PSEUDONYM_SECRET": SECRET.decode(), "PYTHONPATH": str(PROJECT_ROOT)}
     port, marker = free_port(), tmp_path / "in-flight"
     worker = subprocess.Popen([sys.executable, "-c", WORKER, str(port), str(marker)], env=env, cwd=PROJECT_ROOT)
     base = f"http://127.0.0.1:{port}"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
-from tutor.tracing.api import learner_for
+from tutor.deps import Caller, RuntimeDep, SessionDep, learner_for, require_scopes
+from tutor.errors import Invalid
 from tutor.store.tables import Mastery
 
 router = APIRouter(prefix="/v1", tags=["questions"])
@@ -73,11 +73,11 @@ def ask(
     caller: Annotated[Caller, Depends(require_scopes("learner", "platform"))],
 ) -> AnswerOut:
     if body.current_lesson is not None and body.current_lesson not in runtime.library.lessons:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"current_lesson {body.current_lesson!r} is not a lesson of the library.")
+        raise Invalid(f"current_lesson {body.current_lesson!r} is not a lesson of the library.")
     weak: list[str] = []
     if body.learner_id is not None:
         learner = learner_for(runtime, caller, body.learner_id)
-        threshold = runtime.settings.mastery_threshold
+        threshold = runtime.settings.tracing.mastery_threshold
         weak = list(session.scalars(select(Mastery.skill_id).where(Mastery.learner_id == learner, Mastery.p_mastered < threshold)))
     answer = runtime.help_desk().ask(body.question, lang=body.lang, current_lesson=body.current_lesson, weak_skills=weak)
     data = answer.to_dict()

@@ -1,18 +1,21 @@
-"""Lessons: read one, or (admin) add or replace one; every worker sees a change within seconds."""
+"""The framework and the lessons: list the skills (GET /v1/skills), read a lesson, or (admin) add or
+replace one; every worker sees a change within seconds."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
-from tutor.privacy import audit
-from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.content.library import LANGUAGES, Lesson
+from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
+from tutor.errors import NotFound
+from tutor.privacy import audit
 
 router = APIRouter(tags=["content"])
+skills_router = APIRouter(prefix="/v1/skills", tags=["framework"])
 
 
 class LessonSaved(BaseModel):
@@ -42,5 +45,30 @@ def get_lesson(
 ) -> Lesson:
     lesson = runtime.library.lessons.get(lesson_id)
     if lesson is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No lesson {lesson_id!r}; GET /v1/skills lists the lessons of each skill.")
+        raise NotFound(f"No lesson {lesson_id!r}; GET /v1/skills lists the lessons of each skill.")
     return lesson
+
+
+class SkillOut(BaseModel):
+    skill_id: str
+    competence: str
+    competence_name: str
+    band: str
+    prerequisites: list[str]
+    lessons: list[str]
+
+
+@skills_router.get("", response_model=list[SkillOut], summary="Every skill with its prerequisites and lessons")
+def list_skills(
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, Depends(require_scopes("platform", "learner", "researcher", "admin"))],
+    lang: Literal["vi", "en"] = "vi",
+) -> list[SkillOut]:
+    lib = runtime.library
+    return [
+        SkillOut(
+            skill_id=s.id, competence=s.competence, competence_name=lib.competences[s.competence].name.get(lang), band=s.band,
+            prerequisites=s.prerequisites, lessons=[lesson.id for lesson in lib.lessons_for_skill(s.id)],
+        )
+        for s in lib.framework.skills
+    ]

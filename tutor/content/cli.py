@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 
-from tutor.config import content_dir, load_settings
 from tutor.content.library import ContentError, Lesson, Problem, load_library, stats
 from tutor.content.yaml_lines import line_of, read_yaml
+from tutor.runtime import Runtime
+from tutor.settings import load_settings
 
 content_app = typer.Typer(help="Check, count and import lessons.", no_args_is_help=True)
 
@@ -17,7 +18,7 @@ ContentDir = typer.Option(None, "--dir", help="Content folder (default: TUTOR_CO
 
 
 def _content_dir(directory: Path | None) -> Path:
-    return directory or content_dir()
+    return directory or load_settings().content.content_dir
 
 
 def _fail(problems: list[Problem]) -> None:
@@ -50,8 +51,6 @@ def show_stats(directory: Path | None = ContentDir, as_json: bool = typer.Option
 @content_app.command("import")
 def import_lessons(source: Path = typer.Argument(..., exists=True, file_okay=False, help="A folder of lesson YAML files.")) -> None:
     """Add or replace lessons in the configured database; running services pick them up without a restart."""
-    from tutor.runtime import Runtime
-
     runtime = Runtime(load_settings())
     problems: list[Problem] = []
     lessons = []
@@ -75,3 +74,7 @@ def import_lessons(source: Path = typer.Argument(..., exists=True, file_okay=Fal
     for lesson in lessons:
         runtime.add_lesson(lesson)
     typer.echo(f"Imported {len(lessons)} lesson(s).")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(content_app, name="content")

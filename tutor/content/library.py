@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tutor.content.yaml_lines import line_of, read_yaml
+from tutor.errors import Invalid
 
 LANGUAGES = ("vi", "en")
 MIN_WORDS_PER_LANGUAGE = 300
@@ -157,7 +158,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.message}"
 
 
-class ContentError(ValueError):
+class ContentError(Invalid):
     """Content with problems; `problems` lists each one with file and line."""
 
     def __init__(self, problems: list[Problem]):

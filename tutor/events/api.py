@@ -1,26 +1,25 @@
-"""POST /v1/events: batches of graded answers from a learning platform."""
+"""How answers arrive: POST /v1/events (batches of graded answers) and POST /v1/xapi/statements (the
+learning-record-store door for platforms that speak xAPI)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+import uuid
+from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
+from tutor.clock import MAX_FUTURE, as_utc, utcnow
 from tutor.content.library import Library
+from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.events.intake import LearnerEvent, record_events
+from tutor.events.xapi import Statements, to_event
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
-
-MAX_FUTURE = timedelta(days=1)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Timestamps without a zone are taken as UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+xapi_router = APIRouter(prefix="/v1/xapi", tags=["xapi"])
+XAPI_VERSION = "1.0.3"
 
 
 class AnswerEvent(BaseModel):
@@ -78,7 +77,7 @@ class EventBatchResult(BaseModel):
 
 def retention_horizon(runtime) -> datetime | None:
     """Answers at or before this time are refused: their raw events would already have been folded and deleted."""
-    days = runtime.settings.retention_days
+    days = runtime.settings.privacy.retention_days
     return None if days is None else datetime.now(timezone.utc) - timedelta(days=days)
 
 
@@ -117,7 +116,7 @@ def post_events(
         skills = skills_of(e, i, library, errors)
         if horizon is not None and as_utc(e.timestamp) <= horizon:
             errors.append({"type": "too_old", "loc": ("body", "events", i, "timestamp"), "input": e.timestamp.isoformat(),
-                           "msg": f"older than the retention period ({runtime.settings.retention_days} days): raw events that old are no longer kept, so it cannot be applied"})
+                           "msg": f"older than the retention period ({runtime.settings.privacy.retention_days} days): raw events that old are no longer kept, so it cannot be applied"})
         prepared.append(
             LearnerEvent(
                 event_id=e.event_id, learner=runtime.pseudonym(e.learner_id), kind="answer", occurred_at=as_utc(e.timestamp),
@@ -135,3 +134,30 @@ def post_events(
         duplicates=outcome.duplicates,
         results=[EventResult(event_id=e.event_id, status=st) for e, st in zip(batch.events, outcome.statuses)],
     )
+
+
+@xapi_router.post("/statements", response_model=list[str], summary="Store xAPI statements (one or an array)")
+def post_statements(
+    statements: Statements,
+    response: Response,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    caller: Annotated[Caller, Depends(require_scopes("platform"))],
+    x_experience_api_version: Annotated[str | None, Header(description="xAPI version, 1.0.x")] = None,
+) -> list[str]:
+    """Returns the statement ids, as a learning record store does. A statement whose id was stored
+    before is acknowledged and not applied again; untracked verbs and activities are kept as skipped.
+    A body with an invalid statement is rejected whole (422, naming its index and field)."""
+    if not x_experience_api_version or not x_experience_api_version.startswith("1.0"):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Send the header X-Experience-API-Version: 1.0.3 (any 1.0.x is accepted).")
+    if not 1 <= len(statements) <= 1000:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if statements else status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "Send between 1 and 1,000 statements per request.")
+    received = utcnow()
+    for s in statements:
+        s.id = s.id or uuid.uuid4()
+    events = [to_event(s, runtime.pseudonym(s.actor.account.name), runtime.library, received) for s in statements]
+    record_events(session, events, runtime.model)
+    session.commit()
+    response.headers["X-Experience-API-Version"] = XAPI_VERSION
+    return [str(s.id) for s in statements]

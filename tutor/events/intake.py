@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from tutor.tracing import bkt
 from tutor.tracing.artefacts import MasteryModel
 from tutor.store.bulk_writes import insert_events, insert_learners, upsert_mastery
-from tutor.store.tables import Event, Mastery, utcnow
+from tutor.store.tables import Event, Mastery
+from tutor.clock import as_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,6 @@ def record_events(session: Session, events: list[LearnerEvent], model: MasteryMo
     return outcome
 
 
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 def _replay(session: Session, learner: str, skill: str, model: MasteryModel, base: tuple) -> tuple[float, int, datetime | None]:
     """Mastery of one skill recomputed from the stored answers in time order, from the retention base."""
     base_p, base_n, base_until = base
@@ -99,7 +95,7 @@ def _replay(session: Session, learner: str, skill: str, model: MasteryModel, bas
         .order_by(Event.occurred_at, Event.id)
     )
     for skills, score, occurred in rows:
-        occurred = aware(occurred)
+        occurred = as_utc(occurred)
         if skill in skills and (base_until is None or occurred > base_until):
             p, n, last = bkt.update(p, score, model.params(skill)), n + 1, occurred
     return p, n, last
@@ -134,11 +130,11 @@ def apply_answers(session: Session, answers: list[LearnerEvent], model: MasteryM
                 if key in replayed:
                     continue
                 row = current.get(key)
-                if key not in changed and row is not None and row.last_event_at is not None and e.occurred_at < aware(row.last_event_at):
-                    changed[key] = _replay(session, learner, skill, model, (row.base_p, row.base_n, aware(row.base_until)))
+                if key not in changed and row is not None and row.last_event_at is not None and e.occurred_at < as_utc(row.last_event_at):
+                    changed[key] = _replay(session, learner, skill, model, (row.base_p, row.base_n, as_utc(row.base_until)))
                     replayed.add(key)
                     continue
-                p, n, last = changed.get(key) or ((row.p_mastered, row.n_observations, aware(row.last_event_at)) if row else (model.params(skill).prior, 0, None))
+                p, n, last = changed.get(key) or ((row.p_mastered, row.n_observations, as_utc(row.last_event_at)) if row else (model.params(skill).prior, 0, None))
                 changed[key] = (bkt.update(p, e.score, model.params(skill)), n + 1, max(filter(None, (last, e.occurred_at))))
     upsert_mastery(
         session,

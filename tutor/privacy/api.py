@@ -1,21 +1,23 @@
-"""Admin routes: API keys (create, rotate, revoke), the active model, and the audit log."""
+"""Learners' rights and the keys: export and erase a learner; create, rotate and revoke API keys; the audit log."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, require_scopes
+from tutor.errors import NotFound
 from tutor.privacy import audit
-from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
-from tutor.tracing.artefacts import ArtefactError
 from tutor.privacy.credentials import SCOPES, create_key, revoke, rotate
+from tutor.privacy.learner_rights import erase, export
 from tutor.store.tables import ApiClient, AuditEntry
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+learners_router = APIRouter(prefix="/v1/learners", tags=["learners"])
 Admin = Annotated[Caller, Depends(require_scopes("admin"))]
 
 
@@ -44,16 +46,6 @@ class RotateRequest(BaseModel):
     grace_hours: float = Field(24.0, ge=0, le=24 * 90, description="How long the old key keeps working.")
 
 
-class ActivateRequest(BaseModel):
-    artefact: str = Field(min_length=1, max_length=200, examples=["bkt-synthetic-v1"], description="A directory under models/.")
-
-
-class ActiveModel(BaseModel):
-    artefact: str
-    version: str
-    skills_with_fitted_parameters: int
-
-
 class AuditOut(BaseModel):
     at: datetime
     actor: str
@@ -70,10 +62,7 @@ def _info(c: ApiClient) -> dict:
 
 @router.post("/keys", response_model=NewKey, status_code=201, summary="Create an API key")
 def create(body: KeyRequest, runtime: RuntimeDep, session: SessionDep, caller: Admin) -> NewKey:
-    try:
-        client, key = create_key(session, body.name, body.scopes, runtime.pseudonym(body.learner_id) if body.learner_id else None, body.rate_per_minute)
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    client, key = create_key(session, body.name, body.scopes, runtime.pseudonym(body.learner_id) if body.learner_id else None, body.rate_per_minute)
     audit.record(session, caller.label, "key.create", f"{client.key_prefix} scopes={client.scopes}")
     session.commit()
     return NewKey(key=key, **_info(client))
@@ -86,10 +75,7 @@ def list_keys(session: SessionDep, caller: Admin) -> list[KeyInfo]:
 
 @router.post("/keys/{prefix}/rotate", response_model=NewKey, summary="Rotate a key: a new one now, the old one until the grace period ends")
 def rotate_key(prefix: str, body: RotateRequest, session: SessionDep, caller: Admin) -> NewKey:
-    try:
-        client, key = rotate(session, prefix, timedelta(hours=body.grace_hours))
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{exc}; GET /v1/admin/keys lists them.") from None
+    client, key = rotate(session, prefix, timedelta(hours=body.grace_hours))
     audit.record(session, caller.label, "key.rotate", f"{prefix} -> {client.key_prefix} grace={body.grace_hours}h")
     session.commit()
     return NewKey(key=key, **_info(client))
@@ -98,33 +84,83 @@ def rotate_key(prefix: str, body: RotateRequest, session: SessionDep, caller: Ad
 @router.delete("/keys/{prefix}", response_model=KeyInfo, summary="Revoke a key; refused from the next request on")
 def revoke_key(prefix: str, session: SessionDep, caller: Admin) -> KeyInfo:
     if not revoke(session, prefix):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No active key with prefix {prefix!r}.")
+        raise NotFound(f"No active key with prefix {prefix!r}.")
     audit.record(session, caller.label, "key.revoke", prefix)
     session.commit()
     return KeyInfo(**_info(session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))))
-
-
-@router.get("/models", response_model=ActiveModel, summary="The active mastery model")
-def active_model(runtime: RuntimeDep, caller: Admin) -> ActiveModel:
-    return ActiveModel(artefact=runtime.model_name, version=runtime.model.version, skills_with_fitted_parameters=len(runtime.model.skills))
-
-
-@router.post("/models/activate", response_model=ActiveModel, summary="Switch the mastery model without a restart")
-def activate(body: ActivateRequest, runtime: RuntimeDep, session: SessionDep, caller: Admin) -> ActiveModel:
-    """The artefact is loaded and checked first; a broken one is refused with the reason and the
-    active model stays. Requests in flight finish on the model they started with."""
-    try:
-        model = runtime.activate_model(body.artefact)
-    except FileNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except ArtefactError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"Artefact refused, the active model is unchanged: {exc}") from None
-    audit.record(session, caller.label, "model.activate", f"{body.artefact} version={model.version}")
-    session.commit()
-    return ActiveModel(artefact=body.artefact, version=model.version, skills_with_fitted_parameters=len(model.skills))
 
 
 @router.get("/audit", response_model=list[AuditOut], summary="Recent admin actions, newest first")
 def audit_log(session: SessionDep, caller: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditOut]:
     rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
     return [AuditOut(at=r.at, actor=r.actor, action=r.action, target=r.target) for r in rows]
+
+
+class ExportedEvent(BaseModel):
+    event_id: str
+    kind: str
+    item_id: str | None
+    lesson_id: str | None
+    skills: list[str]
+    score: float | None
+    occurred_at: datetime
+    duration_seconds: float | None
+    attempt: int | None
+    source: str
+    verb: str | None
+    skip_reason: str | None
+    received_at: datetime
+
+
+class ExportedMastery(BaseModel):
+    skill_id: str
+    p_mastered: float
+    n_observations: int
+    updated_at: datetime
+    last_event_at: datetime | None
+
+
+class ExportedKey(BaseModel):
+    key_prefix: str
+    scopes: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class LearnerExport(BaseModel):
+    """Everything the service holds about one learner (Decree 13/2023/ND-CP, right of access)."""
+
+    learner_id: str
+    first_seen: datetime
+    events: list[ExportedEvent]
+    mastery: list[ExportedMastery]
+    learner_keys: list[ExportedKey]
+    questions: list[str] = Field(description="Questions are not stored with the learner, so this is always empty.")
+
+
+class Erased(BaseModel):
+    erased: bool
+    rows: int
+
+
+@learners_router.get("/{learner_id}/export", response_model=LearnerExport, summary="Everything held about a learner")
+def export_learner(
+    learner_id: LearnerId, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("platform"))]
+) -> LearnerExport:
+    data = export(session, runtime.pseudonym(learner_id))
+    if data is None:
+        raise NotFound("Nothing is held about this learner.")
+    return LearnerExport(learner_id=learner_id, **data)
+
+
+@learners_router.delete("/{learner_id}", response_model=Erased, summary="Erase everything held about a learner")
+def erase_learner(
+    learner_id: LearnerId, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("platform"))]
+) -> Erased:
+    """Deletes the learner's events, mastery and learner keys in one transaction and records only
+    that an erasure happened (no identifier). Erasing twice answers 404 the second time."""
+    rows = erase(session, runtime.pseudonym(learner_id))
+    if rows is None:
+        raise NotFound("Nothing is held about this learner (already erased, or never seen).")
+    session.commit()
+    return Erased(erased=True, rows=rows)

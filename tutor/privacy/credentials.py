@@ -11,7 +11,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutor.store.tables import ApiClient, utcnow
+from tutor.store.tables import ApiClient
+from tutor.clock import as_utc, utcnow
+from tutor.errors import Invalid, NotFound
 
 SCOPES = {
     "platform": "send events, read mastery and recommendations",
@@ -32,13 +34,13 @@ def create_key(
     """Store a new credential and return it with the key, which is never retrievable again."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
-        raise ValueError(f"unknown scope(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SCOPES)}")
+        raise Invalid(f"unknown scope(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SCOPES)}")
     if "learner" in scopes and not learner_pseudonym:
-        raise ValueError("a learner-scope key must name the learner it belongs to")
+        raise Invalid("a learner-scope key must name the learner it belongs to")
     prefix = secrets.token_hex(4)
     key = f"tk_{prefix}_{secrets.token_urlsafe(32)}"
     if rate_per_minute is not None and rate_per_minute < 1:
-        raise ValueError("rate_per_minute must be at least 1 (or absent for no limit)")
+        raise Invalid("rate_per_minute must be at least 1 (or absent for no limit)")
     client = ApiClient(
         name=name, key_prefix=prefix, key_hash=hash_key(key), scopes=" ".join(sorted(set(scopes))),
         learner_id=learner_pseudonym, rate_per_minute=rate_per_minute,
@@ -53,20 +55,16 @@ def find_client(session: Session, key: str) -> ApiClient | None:
     client = session.scalar(select(ApiClient).where(ApiClient.key_hash == hash_key(key)))
     if client is None or client.revoked_at is not None:
         return None
-    if client.expires_at is not None and _aware(client.expires_at) <= utcnow():
+    if client.expires_at is not None and as_utc(client.expires_at) <= utcnow():
         return None
     return client
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def rotate(session: Session, prefix: str, grace: timedelta) -> tuple[ApiClient, str]:
     """A new key with the same name, scopes and limits; the old one keeps working for `grace`, then expires."""
     old = session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix, ApiClient.revoked_at.is_(None)))
     if old is None:
-        raise LookupError(f"no active key with prefix {prefix!r}")
+        raise NotFound(f"No active key with prefix {prefix!r}; GET /v1/admin/keys lists them.")
     new, key = create_key(session, old.name, old.scopes.split(), old.learner_id, old.rate_per_minute)
     old.expires_at = utcnow() + grace
     return new, key

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from tutor.tracing import bkt
 from tutor.tracing.artefacts import MasteryModel
-from tutor.events.intake import aware
-from tutor.store.tables import ApiClient, Erasure, Event, Learner, Mastery, utcnow
+
+from tutor.store.tables import ApiClient, Erasure, Event, Learner, Mastery
+from tutor.clock import as_utc, utcnow
 
 EVENT_FIELDS = ("event_id", "kind", "item_id", "lesson_id", "skills", "score", "occurred_at", "duration_seconds", "attempt", "source", "verb", "skip_reason", "received_at")
 MASTERY_FIELDS = ("skill_id", "p_mastered", "n_observations", "updated_at", "last_event_at")
@@ -70,9 +71,9 @@ def apply_retention(session: Session, model: MasteryModel, days: int, now: datet
             params = model.params(m.skill_id)
             p = m.base_p if m.base_p is not None else params.prior
             n = m.base_n or 0
-            base_until = aware(m.base_until)
+            base_until = as_utc(m.base_until)
             for skills, score, occurred in old:
-                if m.skill_id in skills and (base_until is None or aware(occurred) > base_until):
+                if m.skill_id in skills and (base_until is None or as_utc(occurred) > base_until):
                     p, n = bkt.update(p, score, params), n + 1
             m.base_p, m.base_n, m.base_until = p, n, horizon
         deleted += session.execute(delete(Event).where(Event.learner_id == learner, Event.occurred_at <= horizon)).rowcount

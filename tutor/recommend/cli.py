@@ -1,4 +1,4 @@
-"""`tutor simulate`: simulated learners following a study policy. Registered in tutor/cli.py by ``register(app)``."""
+"""`tutor simulate`: simulated learners following a study policy."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+
+from tutor.content.library import load_library
+from tutor.recommend.simulation import SimConfig, simulate
+from tutor.settings import load_settings
+from tutor.tracing.artefacts import active_model_dir, load_mastery_model
 
 
 class PolicyName(str, Enum):
@@ -30,18 +35,13 @@ def simulate_command(
     out: Optional[Path] = typer.Option(None, help="Also write the JSON here."),
 ):
     """Simulate learners until they master the goal or run out of budget; print the summary as JSON."""
-    from tutor.tracing.artefacts import active_model_dir, load_mastery_model
-    from tutor.config import PROJECT_ROOT
-    from tutor.content.library import load_library
-    from tutor.recommend.policy import GoalError
-    from tutor.recommend.simulation import SimConfig, simulate
-
-    library = load_library(content or Path(os.environ.get("TUTOR_CONTENT_DIR", PROJECT_ROOT / "content")))
-    models_dir = models or Path(os.environ.get("TUTOR_MODELS_DIR", PROJECT_ROOT / "models"))
+    settings = load_settings()
+    library = load_library(content or settings.content.content_dir)
+    models_dir = models or settings.tracing.models_dir
     model = load_mastery_model(active_model_dir(models_dir))
     try:
         result = simulate(library, model, policy.value, SimConfig(learners=learners, seed=seed, budget=budget, goal=goal, placement=placement), jobs=jobs)
-    except (GoalError, ValueError) as exc:
+    except ValueError as exc:  # a goal naming nothing (GoalError), or a bad simulation setting
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     text = json.dumps(result, indent=1, ensure_ascii=False)

@@ -34,58 +34,43 @@ for cold start, and their mastery already comes from their answers.
 from __future__ import annotations
 
 import math
-import os
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy.dialects import postgresql, sqlite
+from threadpoolctl import ThreadpoolController
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tutor.tracing.artefacts import MasteryModel
 from tutor.content.library import Library
-from tutor.recommend.policy import aware, item_guess_slip
+from tutor.recommend.policy import PlacementProgress, item_guess_slip
+from tutor.clock import as_utc
+from tutor.errors import Conflict, Invalid
+from tutor.store.bulk_writes import insert_events, insert_learners
+from tutor.store.tables import Event, Mastery
 
 SOURCE = "placement"
 
 
-@dataclass(frozen=True)
-class PlacementConfig:
-    """Constants of the placement quiz. Environment: TUTOR_PLACEMENT_<FIELD IN CAPITALS>."""
+class PlacementConfig(BaseModel):
+    """Constants of the placement quiz; the `placement` section of `tutor.settings.Settings`
+    (environment: TUTOR_PLACEMENT_<FIELD IN CAPITALS>; difficulty_slope from TUTOR_REC_DIFFICULTY_SLOPE)."""
 
-    max_items: int = 12
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_items: int = Field(12, ge=1)
     min_information_bits: float = 0.02
-    ability_points: int = 33  # grid of abilities z from -4 to 4
-    profiles_per_point: int = 128
+    ability_points: int = Field(33, ge=3, description="grid of abilities z from -4 to 4")
+    profiles_per_point: int = Field(128, ge=8)
     ability_sd: float = 1.0
-    leak: float = 0.02
+    leak: float = Field(0.02, ge=0.0, lt=1.0)
     seed: int = 20261123
-    clip: float = 0.01  # written marginals lie in [clip, 1 - clip]
+    clip: float = Field(0.01, ge=0.0, lt=0.5, description="written marginals lie in [clip, 1 - clip]")
     difficulty_slope: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.max_items < 1:
-            raise ValueError("placement max_items must be at least 1")
-        if self.ability_points < 3 or self.profiles_per_point < 8:
-            raise ValueError("placement needs ability_points >= 3 and profiles_per_point >= 8")
-        if not 0.0 <= self.leak < 1.0 or not 0.0 <= self.clip < 0.5:
-            raise ValueError("placement leak must lie in [0, 1) and clip in [0, 0.5)")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "PlacementConfig":
-        env = os.environ if env is None else env
-        values: dict = {}
-        for f in fields(cls):
-            raw = env.get("TUTOR_REC_DIFFICULTY_SLOPE" if f.name == "difficulty_slope" else f"TUTOR_PLACEMENT_{f.name.upper()}")
-            if raw:
-                try:
-                    values[f.name] = int(raw) if f.type in (int, "int") else float(raw)
-                except ValueError:
-                    raise ValueError(f"environment variable for placement {f.name}: cannot read {raw!r}") from None
-        values.update(overrides)
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -111,6 +96,7 @@ class PlacementModel:
 
     def __init__(self, library: Library, model: MasteryModel, config: PlacementConfig):
         self.items_ref = library.items
+        self._threads = ThreadpoolController()
         self.model = model
         self.config = config
         self.skills = [s.id for s in library.framework.skills]
@@ -195,7 +181,7 @@ class PlacementModel:
         return w / w.sum()
 
     def marginals(self, w: np.ndarray) -> dict[str, float]:
-        with _blas_one_thread():
+        with self._threads.limit(limits=1, user_api="blas"):  # small products: BLAS threads cost more than they save
             m = w @ self.Xf
         return {s: float(m[i]) for i, s in enumerate(self.skills)}
 
@@ -203,7 +189,7 @@ class PlacementModel:
         """The item of the pool (not yet asked) with the largest expected entropy drop, in bits."""
         if not asked and self._first is not None and np.allclose(w, self.prior_w):
             return self._first
-        with _blas_one_thread():
+        with self._threads.limit(limits=1, user_api="blas"):  # small products: BLAS threads cost more than they save
             return self._best_item(w, asked)
 
     def _best_item(self, w: np.ndarray, asked: set[str]) -> tuple[str | None, float]:
@@ -227,39 +213,6 @@ class PlacementModel:
         if not asked and np.allclose(w, self.prior_w):
             self._first = out
         return out
-
-
-_controller = None
-
-
-def _blas_one_thread():
-    """These products are small: BLAS threads cost far more than they save (hundreds of ms on 2 cores)."""
-    global _controller
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        import contextlib
-
-        return contextlib.nullcontext()
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
-
-
-_cache: dict[tuple, PlacementModel] = {}
-_lock = threading.Lock()
-
-
-def placement_model(library: Library, model: MasteryModel, config: PlacementConfig) -> PlacementModel:
-    """One model per (library revision, mastery model, config), built on first use (about 0.1 s)."""
-    key = (id(library), id(model), config)
-    with _lock:
-        pm = _cache.get(key)
-        if pm is None or pm.items_ref is not library.items or pm.model is not model:
-            if len(_cache) > 8:
-                _cache.clear()
-            pm = _cache[key] = PlacementModel(library, model, config)
-        return pm
 
 
 # ------------------------------------------------------------------------------ stored state
@@ -297,14 +250,6 @@ class Step:
     estimate: dict[str, float] | None = None  # marginals, when complete
 
 
-class PlacementRefused(Exception):
-    """The quiz cannot take this request; `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
 def event_id_for(learner: str, answer_id: str) -> str:
     return f"placement:{learner[:24]}:{answer_id}"
 
@@ -314,8 +259,6 @@ def marker_id(learner: str) -> str:
 
 
 def read_quiz(session: Session, learner: str) -> QuizState:
-    from tutor.store.tables import Event, Mastery
-
     rows = session.execute(
         select(Event.event_id, Event.kind, Event.item_id, Event.skills, Event.score, Event.occurred_at, Event.source)
         .where(Event.learner_id == learner, (Event.kind == "answer") | (Event.source == SOURCE))
@@ -324,7 +267,7 @@ def read_quiz(session: Session, learner: str) -> QuizState:
     answers, placement, completed = [], [], False
     for event_id, kind, item_id, skills, score, occurred, source in rows:
         if kind == "answer":
-            a = StoredAnswer(event_id, item_id, tuple(skills or ()), float(score or 0.0), aware(occurred), source)
+            a = StoredAnswer(event_id, item_id, tuple(skills or ()), float(score or 0.0), as_utc(occurred), source)
             answers.append(a)
             if source == SOURCE:
                 placement.append(a)
@@ -351,20 +294,15 @@ def answer(
     session: Session,
     learner: str,
     library: Library,
-    model: MasteryModel,
-    config: PlacementConfig,
+    pm: PlacementModel,
     now: datetime,
     submitted: tuple[str, str, bool, datetime] | None,
 ) -> Step:
     """Start, resume or answer the quiz (submitted = answer id, item id, correct, answered at); the caller commits."""
-    from tutor.store.bulk_writes import insert_events, insert_learners
-
-    pm = placement_model(library, model, config)
     insert_learners(session, [learner], now)  # creates the learner; on PostgreSQL also locks it
     quiz = read_quiz(session, learner)
     if not quiz.placement and not quiz.completed and (quiz.answers or quiz.has_mastery):
-        raise PlacementRefused(
-            409,
+        raise Conflict(
             f"This learner already has {len(quiz.answers)} answer(s) or stored mastery; the placement quiz is only for learners "
             "with no answers yet. GET /v1/learners/{learner_id}/next recommends from what they have answered.",
         )
@@ -375,12 +313,12 @@ def answer(
         previous = next((a for a in quiz.placement if a.event_id == eid), None)
         if previous is not None:
             if previous.item_id != item_id or previous.score != float(correct):
-                raise PlacementRefused(409, f"answer_id {answer_id!r} was already used for a different answer (item {previous.item_id!r}); use a new id for a new answer.")
+                raise Conflict(f"answer_id {answer_id!r} was already used for a different answer (item {previous.item_id!r}); use a new id for a new answer.")
             duplicate = True
         elif quiz.completed:
-            raise PlacementRefused(409, "This learner's placement quiz is already complete; GET /v1/learners/{learner_id}/next for what to study.")
+            raise Conflict("This learner's placement quiz is already complete; GET /v1/learners/{learner_id}/next for what to study.")
         elif item_id in {a.item_id for a in quiz.placement}:
-            raise PlacementRefused(422, f"item {item_id!r} was already answered in this quiz (answer id of that answer: "
+            raise Invalid(f"item {item_id!r} was already answered in this quiz (answer id of that answer: "
                                         f"{next(a.event_id for a in quiz.placement if a.item_id == item_id).rsplit(':', 1)[-1]!r}).")
         else:
             lesson, item = library.items[item_id]
@@ -406,11 +344,6 @@ def answer(
 
 
 def _write_mastery(session: Session, learner: str, pm: PlacementModel, quiz: QuizState, marginals: dict[str, float], now: datetime) -> None:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    from tutor.store.bulk_writes import insert_events
-    from tutor.store.tables import Mastery
-
     cfg = pm.config
     until = max(a.occurred_at for a in quiz.answers)
     counts: dict[str, int] = {}
@@ -438,11 +371,8 @@ def _write_mastery(session: Session, learner: str, pm: PlacementModel, quiz: Qui
     }])
 
 
-def quiz_progress_for_next(session: Session, learner: str, library: Library, model: MasteryModel, config: PlacementConfig):
+def quiz_progress_for_next(session: Session, learner: str, pm: PlacementModel) -> PlacementProgress | None:
     """For GET .../next: the quiz's progress for a learner without mastery, or None when it is over."""
-    from tutor.recommend.policy import PlacementProgress
-
-    pm = placement_model(library, model, config)
     quiz = read_quiz(session, learner)
     if quiz.completed or quiz.has_mastery or (quiz.answers and not quiz.placement):
         return None

@@ -4,7 +4,7 @@ The same `Recommender.recommend` serves `GET /v1/learners/{id}/next` (state read
 `load_state`) and the simulated learners of `tutor simulate` (state kept in memory), so the
 benchmark measures the code the service runs.
 
-Policy (every constant is a field of `Policy`, settable by environment variable, see `Policy.from_env`):
+Policy (every constant is a field of `Policy`, the `recommend` section of the settings):
 
 * Working set: the goal's skills and all their prerequisites (transitively).
 * Current mastery decays with the time since the skill was last practised (the mastery row's
@@ -35,29 +35,36 @@ Policy (every constant is a field of `Policy`, settable by environment variable,
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import func, select
 
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.bkt import SkillParams
 from tutor.content.library import Item, Library
+from tutor.clock import as_utc
+from tutor.errors import Invalid
+from tutor.store.tables import Event, Learner, Mastery
 
 Reason = Literal["ready", "review", "remediate", "placement"]
 DAY = 86400.0
 
 
 # ----------------------------------------------------------------------------------------- policy
-@dataclass(frozen=True)
-class Policy:
-    """Every constant of the recommendation policy. Environment: TUTOR_REC_<FIELD IN CAPITALS>."""
+class Policy(BaseModel):
+    """Every constant of the recommendation policy; the `recommend` section of `tutor.settings.Settings`
+    (environment: TUTOR_REC_<FIELD IN CAPITALS>; mastery_threshold from TUTOR_MASTERY_THRESHOLD)."""
 
-    mastery_threshold: float = 0.95  # from TUTOR_MASTERY_THRESHOLD (the service-wide setting)
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mastery_threshold: float = 0.95
     review_threshold: float = 0.80
     half_life_days: float = 30.0
-    half_life_by_skill: Mapping[str, float] = field(default_factory=dict)  # "4.2-basic=20,1.1-basic=60"
+    half_life_by_skill: dict[str, float] = Field(default_factory=dict, description="e.g. 4.2-basic=20,1.1-basic=60")
     half_life_growth_obs: float = 12.0
     half_life_max_factor: float = 4.0
     zpd_low: float = 0.60
@@ -70,7 +77,24 @@ class Policy:
     default_goal: str = "basic"
     suggest_placement: bool = True
 
-    def __post_init__(self) -> None:
+    @field_validator("half_life_by_skill", mode="before")
+    @classmethod
+    def _skill_list(cls, value: object) -> object:
+        """Read the environment's `skill=days,skill=days` form; a mapping passes through."""
+        if isinstance(value, str):
+            try:
+                return {k.strip(): float(v) for k, v in (part.split("=", 1) for part in value.split(",") if part.strip())}
+            except ValueError:
+                raise ValueError("expected skill=days pairs separated by commas, days a number") from None
+        return value
+
+    @field_validator("default_goal")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _check(self) -> "Policy":
         problems = []
         for name in ("mastery_threshold", "review_threshold", "zpd_low", "zpd_high"):
             v = getattr(self, name)
@@ -91,32 +115,10 @@ class Policy:
                 problems.append(f"half_life_by_skill[{sid}] must be positive")
         if problems:
             raise ValueError("recommendation policy: " + "; ".join(problems))
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Policy":
-        """Defaults, then TUTOR_REC_* variables, then keyword overrides."""
-        env = os.environ if env is None else env
-        values: dict = {}
-        for f in fields(cls):
-            raw = env.get("TUTOR_MASTERY_THRESHOLD" if f.name == "mastery_threshold" else f"TUTOR_REC_{f.name.upper()}")
-            if raw is None or raw == "":
-                continue
-            try:
-                if f.name == "half_life_by_skill":
-                    values[f.name] = {k.strip(): float(v) for k, v in (part.split("=", 1) for part in raw.split(",") if part.strip())}
-                elif f.name == "suggest_placement":
-                    values[f.name] = raw.strip().lower() not in ("0", "false", "no", "off")
-                elif f.name == "default_goal":
-                    values[f.name] = raw.strip()
-                else:
-                    values[f.name] = float(raw)
-            except ValueError:
-                raise ValueError(f"environment variable for {f.name}: cannot read {raw!r}") from None
-        values.update(overrides)
-        return cls(**values)
+        return self
 
     def as_dict(self) -> dict:
-        return {f.name: (dict(getattr(self, f.name)) if f.name == "half_life_by_skill" else getattr(self, f.name)) for f in fields(self)}
+        return self.model_dump()
 
     def half_life(self, skill_id: str, n_observations: int) -> float:
         base = self.half_life_by_skill.get(skill_id, self.half_life_days)
@@ -213,13 +215,8 @@ class LearnerState:
         return bool(self.skills)
 
 
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 # ------------------------------------------------------------------------------------------- goals
-class GoalError(ValueError):
+class GoalError(Invalid):
     """A goal that names nothing in the framework; the message says which part and why."""
 
 
@@ -588,14 +585,10 @@ def load_state(session, learner: str, now: datetime, policy: Policy) -> tuple[Le
 
     Two indexed queries: the mastery rows, and the answers/exposures inside the recent window.
     """
-    from sqlalchemy import func, select
-
-    from tutor.store.tables import Event, Learner, Mastery
-
     rows = session.execute(
         select(Mastery.skill_id, Mastery.p_mastered, Mastery.n_observations, Mastery.last_event_at, Mastery.updated_at).where(Mastery.learner_id == learner)
     ).all()
-    state = LearnerState(skills={r[0]: SkillRecord(r[1], r[2] or 0, aware(r[3]) or aware(r[4])) for r in rows})
+    state = LearnerState(skills={r[0]: SkillRecord(r[1], r[2] or 0, as_utc(r[3]) or as_utc(r[4])) for r in rows})
     known = bool(rows) or session.get(Learner, learner) is not None
     if not known:
         return state, False
@@ -606,7 +599,7 @@ def load_state(session, learner: str, now: datetime, policy: Policy) -> tuple[Le
         .group_by(Event.lesson_id, Event.item_id, Event.source)
     ).all()
     for lesson_id, item_id, source, at in recent:
-        at = aware(at)
+        at = as_utc(at)
         # one placement question is not studying its lesson: it does not hold the lesson back
         if lesson_id is not None and source != "placement" and (lesson_id not in state.recent_lessons or at > state.recent_lessons[lesson_id]):
             state.recent_lessons[lesson_id] = at

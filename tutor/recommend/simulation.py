@@ -44,6 +44,7 @@ from typing import Literal
 from tutor.tracing import bkt
 from tutor.tracing.artefacts import MasteryModel
 from tutor.content.library import Library
+from tutor.recommend.placement import PlacementConfig, PlacementModel, QuizState, StoredAnswer, progress
 from tutor.recommend.policy import Goal, LearnerState, Policy, Recommender, SkillRecord, item_guess_slip
 
 PolicyName = Literal["ours", "fixed", "random"]
@@ -129,9 +130,7 @@ class World:
         self.prereqs = {s: tuple(library.skills[s].prerequisites) for s in library.skills}
         self.placement_model = None
         if config.placement:
-            from tutor.recommend.placement import PlacementConfig, placement_model
-
-            self.placement_model = placement_model(library, model, PlacementConfig(difficulty_slope=slope))
+            self.placement_model = PlacementModel(library, model, PlacementConfig(difficulty_slope=slope))
 
     # ------------------------------------------------------------------ one learner
     def run_learner(self, index: int, policy: PolicyName) -> LearnerOutcome:
@@ -228,8 +227,6 @@ class World:
 
     def _placement(self, state: LearnerState, known: dict[str, bool], rng: random.Random, now: datetime) -> int:
         """The service's placement quiz (tutor.recommend.placement.progress), answered from the true state; no learning meanwhile."""
-        from tutor.recommend.placement import QuizState, StoredAnswer, progress
-
         pm = self.placement_model
         quiz = QuizState([], [], False, False)
         while True:

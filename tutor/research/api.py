@@ -2,52 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
 from tutor.deps import Caller, RuntimeDep, require_scopes
-from tutor.events.intake import aware
-from tutor.runtime import Runtime
-from tutor.store.tables import Event
+from tutor.research.export import answer_lines
 
 router = APIRouter(prefix="/v1/research", tags=["research"])
-CHUNK = 5_000
-
-
-def research_pseudonym(runtime: Runtime, learner: str) -> str:
-    """A second keyed hash, so an exported data set cannot be joined back to the live store by id."""
-    return hmac.new(runtime.settings.pseudonym_secret, b"research:" + learner.encode(), hashlib.sha256).hexdigest()[:20]
-
-
-def _lines(runtime: Runtime, since: datetime | None, until: datetime | None) -> Iterator[bytes]:
-    query = select(Event.id, Event.learner_id, Event.skills, Event.score, Event.occurred_at, Event.item_id).where(Event.kind == "answer")
-    if since is not None:
-        query = query.where(Event.occurred_at >= since)
-    if until is not None:
-        query = query.where(Event.occurred_at < until)
-    last_id = 0
-    with runtime.session() as session:
-        while True:
-            rows = session.execute(query.where(Event.id > last_id).order_by(Event.id).limit(CHUNK)).all()
-            if not rows:
-                return
-            yield b"".join(
-                json.dumps(
-                    {"learner_id": research_pseudonym(runtime, r.learner_id), "skill_ids": r.skills, "score": r.score,
-                     "timestamp": aware(r.occurred_at).isoformat(), "item_id": r.item_id},
-                    ensure_ascii=False,
-                ).encode() + b"\n"
-                for r in rows
-            )
-            last_id = rows[-1].id
 
 
 @router.get(
@@ -64,5 +28,5 @@ def export_events(
 ) -> StreamingResponse:
     """One JSON object per graded answer, oldest stored first; learner ids are research pseudonyms.
     Save it as `answers.jsonl` and train with `tutor train --format events --data answers.jsonl`."""
-    return StreamingResponse(_lines(runtime, since, until), media_type="application/x-ndjson",
+    return StreamingResponse(answer_lines(runtime.session, runtime.settings.pseudonym_key, since, until), media_type="application/x-ndjson",
                              headers={"Content-Disposition": 'attachment; filename="answers.jsonl"'})

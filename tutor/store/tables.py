@@ -19,10 +19,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from tutor.clock import utcnow
 
 
 class Base(DeclarativeBase):

@@ -1,23 +1,33 @@
-"""GET /v1/learners/{learner_id}/mastery: what the tracer believes a learner has mastered."""
+"""What the tracer believes a learner has mastered (GET /v1/learners/{learner_id}/mastery), and which model it uses."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
-from tutor.privacy.learner_rights import erase, export
-from tutor.tracing.mastery import mastery_report
-from tutor.runtime import Runtime
+from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, learner_for, require_scopes
+from tutor.errors import NotFound
+from tutor.privacy import audit
 from tutor.store.tables import Learner, Mastery
+from tutor.tracing.mastery import mastery_report
 
 router = APIRouter(prefix="/v1/learners", tags=["learners"])
+admin_router = APIRouter(prefix="/v1/admin", tags=["admin"])
+Admin = Annotated[Caller, Depends(require_scopes("admin"))]
 
-LearnerId = Annotated[str, Path(min_length=1, max_length=256, description="The platform's learner id (pseudonymised before any lookup).")]
+
+class ActivateRequest(BaseModel):
+    artefact: str = Field(min_length=1, max_length=200, examples=["bkt-synthetic-v1"], description="A directory under models/.")
+
+
+class ActiveModel(BaseModel):
+    artefact: str
+    version: str
+    skills_with_fitted_parameters: int
 
 
 class SkillMasteryOut(BaseModel):
@@ -53,14 +63,6 @@ class MasteryOut(BaseModel):
     domains: list[DomainMasteryOut]
 
 
-def learner_for(runtime: Runtime, caller: Caller, learner_id: str) -> str:
-    """The pseudonym of a learner the caller may read; learner keys read only their own learner."""
-    learner = runtime.pseudonym(learner_id)
-    if not caller.scopes & {"platform", "admin"} and caller.learner != learner:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "A learner key can read only its own learner's data.")
-    return learner
-
-
 @router.get("/{learner_id}/mastery", response_model=MasteryOut, summary="A learner's mastery of every skill")
 def get_mastery(
     learner_id: LearnerId,
@@ -71,84 +73,29 @@ def get_mastery(
 ) -> MasteryOut:
     learner = learner_for(runtime, caller, learner_id)
     if session.get(Learner, learner) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "No events have been received for this learner yet; send some to POST /v1/events.")
+        raise NotFound("No events have been received for this learner yet; send some to POST /v1/events.")
     rows = {m.skill_id: (m.p_mastered, m.n_observations, m.updated_at) for m in session.scalars(select(Mastery).where(Mastery.learner_id == learner))}
     library = runtime.library
-    report = mastery_report(library, runtime.model, rows, runtime.settings.mastery_threshold)
+    report = mastery_report(library, runtime.model, rows, runtime.settings.tracing.mastery_threshold)
     return MasteryOut(
         model_version=runtime.model.version,
-        mastery_threshold=runtime.settings.mastery_threshold,
+        mastery_threshold=runtime.settings.tracing.mastery_threshold,
         skills=[SkillMasteryOut(**vars(s)) for s in report.skills],
         competences=[CompetenceMasteryOut(**vars(c), name=library.competences[c.code].name.get(lang)) for c in report.competences],
         domains=[DomainMasteryOut(**vars(d), name=library.domains[d.code].name.get(lang)) for d in report.domains],
     )
 
 
-class ExportedEvent(BaseModel):
-    event_id: str
-    kind: str
-    item_id: str | None
-    lesson_id: str | None
-    skills: list[str]
-    score: float | None
-    occurred_at: datetime
-    duration_seconds: float | None
-    attempt: int | None
-    source: str
-    verb: str | None
-    skip_reason: str | None
-    received_at: datetime
+@admin_router.get("/models", response_model=ActiveModel, summary="The active mastery model")
+def active_model(runtime: RuntimeDep, caller: Admin) -> ActiveModel:
+    return ActiveModel(artefact=runtime.model_name, version=runtime.model.version, skills_with_fitted_parameters=len(runtime.model.skills))
 
 
-class ExportedMastery(BaseModel):
-    skill_id: str
-    p_mastered: float
-    n_observations: int
-    updated_at: datetime
-    last_event_at: datetime | None
-
-
-class ExportedKey(BaseModel):
-    key_prefix: str
-    scopes: str
-    created_at: datetime
-    revoked_at: datetime | None
-
-
-class LearnerExport(BaseModel):
-    """Everything the service holds about one learner (Decree 13/2023/ND-CP, right of access)."""
-
-    learner_id: str
-    first_seen: datetime
-    events: list[ExportedEvent]
-    mastery: list[ExportedMastery]
-    learner_keys: list[ExportedKey]
-    questions: list[str] = Field(description="Questions are not stored with the learner, so this is always empty.")
-
-
-class Erased(BaseModel):
-    erased: bool
-    rows: int
-
-
-@router.get("/{learner_id}/export", response_model=LearnerExport, summary="Everything held about a learner")
-def export_learner(
-    learner_id: LearnerId, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("platform"))]
-) -> LearnerExport:
-    data = export(session, runtime.pseudonym(learner_id))
-    if data is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Nothing is held about this learner.")
-    return LearnerExport(learner_id=learner_id, **data)
-
-
-@router.delete("/{learner_id}", response_model=Erased, summary="Erase everything held about a learner")
-def erase_learner(
-    learner_id: LearnerId, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("platform"))]
-) -> Erased:
-    """Deletes the learner's events, mastery and learner keys in one transaction and records only
-    that an erasure happened (no identifier). Erasing twice answers 404 the second time."""
-    rows = erase(session, runtime.pseudonym(learner_id))
-    if rows is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Nothing is held about this learner (already erased, or never seen).")
+@admin_router.post("/models/activate", response_model=ActiveModel, summary="Switch the mastery model without a restart")
+def activate(body: ActivateRequest, runtime: RuntimeDep, session: SessionDep, caller: Admin) -> ActiveModel:
+    """The artefact is loaded and checked first; a broken one is refused with the reason and the
+    active model stays. Requests in flight finish on the model they started with."""
+    model = runtime.activate_model(body.artefact)
+    audit.record(session, caller.label, "model.activate", f"{body.artefact} version={model.version}")
     session.commit()
-    return Erased(erased=True, rows=rows)
+    return ActiveModel(artefact=body.artefact, version=model.version, skills_with_fitted_parameters=len(model.skills))

@@ -1,4 +1,4 @@
-"""`tutor keys ...`: create, list and revoke API keys in the configured database."""
+"""`tutor keys ...` (create, list, rotate and revoke API keys) and `tutor retention` (fold and delete old raw events)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from enum import Enum
 import typer
 from sqlalchemy import select
 
-from tutor.config import load_settings
+from tutor.errors import Invalid, NotFound
 from tutor.privacy import audit
 from tutor.privacy.credentials import SCOPES, create_key, revoke, rotate
-from tutor.store.database import make_engine, make_sessions, upgrade
+from tutor.privacy.learner_rights import apply_retention
 from tutor.privacy.pseudonyms import pseudonym
+from tutor.runtime import Runtime
+from tutor.settings import load_settings
+from tutor.store.database import make_engine, make_sessions, upgrade
 from tutor.store.tables import ApiClient
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -37,9 +40,9 @@ def create(
     with sessions() as s, s.begin():
         try:
             client, key = create_key(
-                s, name, [sc.value for sc in scope], pseudonym(learner, settings.pseudonym_secret) if learner else None, rate_per_minute
+                s, name, [sc.value for sc in scope], pseudonym(learner, settings.pseudonym_key) if learner else None, rate_per_minute
             )
-        except ValueError as exc:
+        except Invalid as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(2) from None
         audit.record(s, "cli", "key.create", f"{client.key_prefix} scopes={client.scopes}")
@@ -76,9 +79,26 @@ def rotate_key(prefix: str, grace_hours: float = typer.Option(24.0, help="How lo
     with sessions() as s, s.begin():
         try:
             client, key = rotate(s, prefix, timedelta(hours=grace_hours))
-        except LookupError as exc:
+        except NotFound as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
         audit.record(s, "cli", "key.rotate", f"{prefix} -> {client.key_prefix} grace={grace_hours}h")
     typer.echo(key)
     typer.echo(f"prefix {client.key_prefix}; the old key {prefix} works for {grace_hours} more hour(s).", err=True)
+
+
+def retention(days: int | None = typer.Option(None, help="Keep raw events this many days (default: TUTOR_RETENTION_DAYS).")) -> None:
+    """Fold raw events older than the retention period into mastery, then delete them (run it daily)."""
+    runtime = Runtime(load_settings())
+    days = days or runtime.settings.privacy.retention_days
+    if not days:
+        typer.echo("Give --days or set TUTOR_RETENTION_DAYS.", err=True)
+        raise typer.Exit(2)
+    with runtime.session() as s, s.begin():
+        deleted = apply_retention(s, runtime.model, days)
+    typer.echo(f"Deleted {deleted} event(s) older than {days} days after folding them into mastery.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+    app.command("retention")(retention)
