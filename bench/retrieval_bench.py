@@ -7,7 +7,7 @@
    recall@1/3/5 and MRR@10 of a labelled lesson per slice for BM25, each encoder alone and fused;
    abstention precision/recall; the fusion-weight sweep; a 5-fold cross-validated estimate of the
    calibrated default (weights and thresholds chosen on 4/5 of the questions, measured on the
-   rest). Writes tutor/retrieval/calibration.json (unless --no-write-calibration).
+   rest). Writes tutor/answering/calibration.json (unless --no-write-calibration).
 2. XQuAD en/es/de (../shared/data/xquad): recall@1/5 and MRR@10 of the question's paragraph for
    BM25, each encoder alone, and fused; the fusion weight is chosen per language by 2-fold
    cross-validation over articles (chosen on one half, measured on the other).
@@ -36,12 +36,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 from tutor.answering.answer import HelpDesk  # noqa: E402
 from tutor.answering.calibration import save_calibration  # noqa: E402
-from tutor.answering.encoders import get_encoder  # noqa: E402
+from tutor.answering.encoders import DEFAULT_ENCODER, get_encoder  # noqa: E402
 from tutor.answering.evaluation import (  # noqa: E402
     FORMS,
     WEIGHT_GRID,
@@ -58,13 +56,13 @@ from tutor.answering.evaluation import (  # noqa: E402
     sweep_weights,
 )
 from tutor.answering.index import IndexSettings, LessonIndex  # noqa: E402
-from tutor.answering.library import Pair, SimpleLesson, SimpleSection, load_content, load_squad  # noqa: E402
-from tutor.answering.passages import sentences  # noqa: E402
+from tutor.answering.library import Page, PageSection, load_squad  # noqa: E402
+from tutor.answering.passages import sentences, split_lesson  # noqa: E402
+from tutor.content.library import load_library  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DATA = ROOT.parent / "shared" / "data"
 ENCODERS = ("e5-small", "minilm")
-DEFAULT_ENCODER = "e5-small"
 
 
 def log(*a):
@@ -154,14 +152,13 @@ def cross_validated(scored, lesson_ids, name, k: int = 5) -> dict:
 
 
 def bench_content(args) -> dict:
-    content = load_content(ROOT / "content", strict=False)
-    qs = content.questions
+    content = load_library(ROOT / "content")
+    qs = content.eval_questions
     log(f"content: {len(content.lessons)} lessons, {len(qs)} questions")
     res: dict = {
         "lessons": len(content.lessons),
         "questions": {sl: sum(1 for q in qs if q.slice == sl and q.lessons) for sl in FORMS},
         "unanswerable": {sl: sum(1 for q in qs if q.slice == sl and not q.lessons) for sl in FORMS},
-        "skipped": content.skipped,
         "methods": {},
         "calibration": {},
     }
@@ -171,7 +168,7 @@ def bench_content(args) -> dict:
     for name in (None, *args.encoders):
         enc = get_encoder(name) if name else None
         t0 = time.perf_counter()
-        index = LessonIndex.build(content.lessons.values(), enc, progress=True)
+        index = LessonIndex.build(content.lessons.values(), enc, cache_dir=args.index_cache, progress=True)
         log(f"index {name or 'bm25'}: {index.build_stats} in {time.perf_counter() - t0:.1f}s")
         scored, lesson_ids = score_questions(index, qs, method="fused" if enc else "bm25")
         indexes[name or "bm25"] = index
@@ -223,7 +220,7 @@ def bench_content(args) -> dict:
             ("folded passage copies, no restoration", IndexSettings(dense_folded=True, restore_diacritics=False)),
             ("neither", IndexSettings(restore_diacritics=False)),
         ):
-            variant = LessonIndex.build(content.lessons.values(), enc, settings=st, progress=True)
+            variant = LessonIndex.build(content.lessons.values(), enc, settings=st, cache_dir=args.index_cache, progress=True)
             sc_v, _ = score_questions(variant, nodiac)
             abl[f"vi_nodiac, {label}: dense alone"] = ranking_metrics(sc_v, lesson_ids, 1.0)
             abl[f"vi_nodiac, {label}: fused at w={cal.weight('vi_nodiac')}"] = ranking_metrics(sc_v, lesson_ids, cal.weight("vi_nodiac"))
@@ -236,7 +233,7 @@ def bench_content(args) -> dict:
 
     if args.write_calibration:
         today = datetime.date.today().isoformat()
-        for key, cal in cals.items():
+        for cal in cals.values():
             cal.notes = {
                 "measured_on": f"content eval questions: {len(qs)} ({sum(1 for q in qs if not q.lessons)} unanswerable), {len(content.lessons)} lessons",
                 "content_hash": indexes["bm25"].content_hash,
@@ -244,7 +241,7 @@ def bench_content(args) -> dict:
                 "objective": "w_dense: max recall@3 + MRR@10 per detected form; threshold: max share of questions handled right (answerable answered, unanswerable abstained)",
             }
             save_calibration(cal)
-        log("wrote tutor/retrieval/calibration.json")
+        log("wrote tutor/answering/calibration.json")
     res["_indexes"] = indexes  # used by the latency section, dropped before writing JSON
     return res
 
@@ -288,17 +285,22 @@ def bench_xquad(args) -> dict:
             for _ in art["paragraphs"]:
                 article_of[f"p{i:05d}"] = a_idx
                 i += 1
-        res: dict = {"paragraphs": len(ss.lessons), "questions": len(ss.questions)}
-        bm_index = LessonIndex.build(ss.lessons, None, cache_dir=None)
-        bm, lesson_ids = score_questions(bm_index, ss.questions, lang_of=lambda q: lang, method="bm25")
+        settings = IndexSettings(languages=(lang,))
+        res: dict = {"paragraphs": len(ss.paragraphs), "questions": len(ss.questions)}
+        bm_index = LessonIndex.build(ss.paragraphs, None, settings, cache_dir=None)
+        def lang_of(q, lang=lang):
+            return lang
+
+        bm, lesson_ids = score_questions(bm_index, ss.questions, lang_of=lang_of, method="bm25")
         res["passages"] = len(bm_index.passages)
-        res["bm25"] = dict(ranking_metrics(bm, lesson_ids, 0.0, ks=(1, 5)), p50_ms=percentile_ms([s.search_ms for s in bm], 50), p95_ms=percentile_ms([s.search_ms for s in bm], 95))
+        bm_times = [s.search_ms for s in bm]
+        res["bm25"] = dict(ranking_metrics(bm, lesson_ids, 0.0, ks=(1, 5)), p50_ms=percentile_ms(bm_times, 50), p95_ms=percentile_ms(bm_times, 95))
         for name in args.encoders:
             enc = get_encoder(name)
             t0 = time.perf_counter()
-            index = LessonIndex.build(ss.lessons, enc, progress=True)
+            index = LessonIndex.build(ss.paragraphs, enc, settings, cache_dir=args.index_cache, progress=True)
             log(f"xquad {lang} {name}: {index.build_stats} ({time.perf_counter() - t0:.0f}s)")
-            sc, _ = score_questions(index, ss.questions, lang_of=lambda q: lang)
+            sc, _ = score_questions(index, ss.questions, lang_of=lang_of)
             times = [s.search_ms for s in sc]
             lat = {"p50_ms": percentile_ms(times, 50), "p95_ms": percentile_ms(times, 95)}
             res[f"dense:{name}"] = dict(ranking_metrics(sc, lesson_ids, 1.0, ks=(1, 5)), **lat)
@@ -346,7 +348,7 @@ class NoisyCopyEncoder:
         return out
 
 
-def generated_lessons(content, n: int, seed: int = 7) -> list[SimpleLesson]:
+def generated_lessons(content, n: int, seed: int = 7) -> list[Page]:
     """n one-passage lessons, half Vietnamese, half English, that do not copy the library's answers.
 
     Vietnamese: 60-150 syllables from a first-order Markov chain over the syllables of the
@@ -376,7 +378,7 @@ def generated_lessons(content, n: int, seed: int = 7) -> list[SimpleLesson]:
     for lesson in content.lessons.values():
         for sec in lesson.sections:
             for lang in ("vi", "en"):
-                bodies[lang].append(getattr(sec.body, lang))
+                bodies[lang].append(sec.body.get(lang))
     chains = {lang: chain(b) for lang, b in bodies.items()}
     starts = {lang: [t.split()[0] for t in b if t.split()] for lang, b in bodies.items()}
     xq_sentences: list[str] = []
@@ -393,15 +395,8 @@ def generated_lessons(content, n: int, seed: int = 7) -> list[SimpleLesson]:
         else:
             body = babble(chains[lang], starts[lang], rng.randint(60, 150))
         body = " ".join(body.split()[:150])
-        out.append(
-            SimpleLesson(
-                id=f"gen-{i:06d}",
-                title=Pair(f"Bài đọc thêm {i}", "") if lang == "vi" else Pair("", f"Extra reading {i}"),
-                sections=(SimpleSection(Pair(), Pair(body, "") if lang == "vi" else Pair("", body)),),
-                skills=("x",),
-                languages=(lang,),
-            )
-        )
+        title = f"Bài đọc thêm {i}" if lang == "vi" else f"Extra reading {i}"
+        out.append(Page(id=f"gen-{i:06d}", title={lang: title}, sections=(PageSection({}, {lang: body}),), skills=("x",)))
     return out
 
 
@@ -427,8 +422,8 @@ def time_asks(desk: HelpDesk, questions, warmup: int = 5) -> dict:
 
 
 def bench_latency(args, content_res) -> dict:
-    content = load_content(ROOT / "content", strict=False)
-    qs = content.questions
+    content = load_library(ROOT / "content")
+    qs = content.eval_questions
     index = content_res["_indexes"][DEFAULT_ENCODER]
     desk = HelpDesk(index)
     out: dict = {}
@@ -450,7 +445,7 @@ def bench_latency(args, content_res) -> dict:
     sample = gen[: args.n_real]
     # Real embeddings of a sample, timed (Vietnamese ones twice: the text and its folded copy).
     probe = LessonIndex(enc, cache_dir=None)
-    texts, _, _ = probe._entries_for([p for lesson in sample for p in _passages(lesson)])
+    texts, _, _ = probe._entries_for([p for lesson in sample for p in split_lesson(lesson)])
     t0 = time.perf_counter()
     vecs = enc.passages(texts)
     secs = time.perf_counter() - t0
@@ -473,7 +468,7 @@ def bench_latency(args, content_res) -> dict:
     out["generated"], answers = time_asks(big_desk, qs)
     out["generated"]["passages"] = len(big.passages)
     rel = [(q, a) for q, a in zip(qs, answers) if q.lessons]
-    out["generated"]["stress_recall_at_3"] = round(float(np.mean([any(l.lesson_id in q.lessons for l in a.lessons[:3]) for q, a in rel])), 4)
+    out["generated"]["stress_recall_at_3"] = round(float(np.mean([any(x.lesson_id in q.lessons for x in a.lessons[:3]) for q, a in rel])), 4)
     t0 = time.perf_counter()
     big_desk.add_or_replace_lesson(lesson)
     out["generated"]["add_or_replace_lesson_s"] = round(time.perf_counter() - t0, 1)
@@ -492,7 +487,7 @@ def large_path_check(content, index, n: int = 20_000, seed: int = 3) -> dict:
     rng = random.Random(seed)
     pool = [s for art in json.loads(xq.read_text(encoding="utf-8"))["data"] for p in art["paragraphs"] for s in sentences(p["context"])]
     gen = [
-        SimpleLesson(id=f"x{i:06d}", title=Pair("", f"Reading {i}"), sections=(SimpleSection(Pair(), Pair("", " ".join(rng.choice(pool) for _ in range(5)))),), languages=("en",))
+        Page(id=f"x{i:06d}", title={"en": f"Reading {i}"}, sections=(PageSection({}, {"en": " ".join(rng.choice(pool) for _ in range(5))}),))
         for i in range(n)
     ]
     real = {t: index._vectors[i] for i, t in enumerate(index._entries_for(index.passages)[0])}
@@ -502,16 +497,10 @@ def large_path_check(content, index, n: int = 20_000, seed: int = 3) -> dict:
         desk = HelpDesk(idx)
         row = {}
         for sl in FORMS:
-            rel = [q for q in content.questions if q.lessons and q.slice == sl]
+            rel = [q for q in content.eval_questions if q.lessons and q.slice == sl]
             row[sl] = round(float(np.mean([any(x.lesson_id in q.lessons for x in desk.ask(q.question).lessons[:3]) for q in rel])), 4)
         out[label] = row
     return out
-
-
-def _passages(lesson):
-    from tutor.answering.passages import split_lesson
-
-    return split_lesson(lesson)
 
 
 # ------------------------------------------------------------------------------------ report
@@ -537,8 +526,6 @@ def write_report(res: dict) -> str:
     if c:
         L.append("## Content question set\n")
         L.append(f"{c['lessons']} lessons, {c['passages']} passages; answerable questions per slice {c['questions']}, unanswerable {c['unanswerable']}. Every method is calibrated the same way on these questions (fusion weight per detected form: best recall@3 + MRR@10; abstention threshold per form: most questions handled right, i.e. answerable answered and unanswerable abstained), so these figures are in-sample; the cross-validated rows below are not.\n")
-        if c.get("skipped"):
-            L.append(f"Skipped while loading (content still being written): {len(c['skipped'])} — " + "; ".join(c["skipped"][:6]) + "\n")
         L.append("| method | slice | R@1 | R@3 | R@5 | MRR@10 | abstention precision | abstention recall | answerable answered |")
         L.append("|---|---|---|---|---|---|---|---|---|")
         for m, r in c["methods"].items():
@@ -650,6 +637,7 @@ def main() -> None:
     ap.add_argument("--keep-previous", action="store_true", help="keep skipped sections from the previous results file")
     ap.add_argument("--no-write-calibration", dest="write_calibration", action="store_false")
     ap.add_argument("--out", default=str(RESULTS / "retrieval"))
+    ap.add_argument("--index-cache", type=Path, default=ROOT / "var" / "index-cache", help="cache of passage vectors (default: var/index-cache)")
     ap.add_argument("--report-only", action="store_true", help="rewrite the .md from the existing .json")
     args = ap.parse_args()
     if args.report_only:

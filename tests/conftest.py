@@ -11,9 +11,9 @@ import yaml
 from fastapi.testclient import TestClient
 
 from tutor.app import create_app
-from tutor.settings import PROJECT_ROOT, Settings
 from tutor.privacy.credentials import create_key
 from tutor.runtime import Runtime
+from tutor.settings import PROJECT_ROOT, Settings
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, settings
 
 from tests.conftest import _reset_postgres, make_settings
 from tutor.app import create_app
-from tutor.settings import PROJECT_ROOT
 from tutor.privacy.credentials import RateLimiter, create_key
 from tutor.runtime import Runtime
+from tutor.settings import PROJECT_ROOT
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="tutor-fuzz-"))
 app = create_app(make_settings(f"sqlite:///{_SCRATCH / 'schema.db'}", PROJECT_ROOT / "content", _SCRATCH, b"fuzz"))

@@ -9,8 +9,8 @@ responses (next-response prediction; each test sequence starts from the prior / 
 all test responses are counted). BKT is fitted per skill with 5 restarts, as pyBKT is; pyBKT runs in
 its own environment through a subprocess (training/pybkt_runner.py) and is timed inside that
 process around Model.fit / Model.predict. Metrics are computed here, the same way for all models.
-The online benchmark replays the ASSIST2009 test answers one at a time through BKT.learn_one
-(and predict_proba_one) in this process.
+The online benchmark replays the ASSIST2009 test answers one at a time through a
+`tutor.tracing.roster.Roster` of each model (update, and p_correct before it) in this process.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tutor.research.logs import read_lines, write_pybkt_csv
+from tutor.research.reports import metrics
+from tutor.tracing.bkt import BKT
+from tutor.tracing.next_answer import NextAnswerModel
+from tutor.tracing.roster import Roster
 
-from tutor.tracing.bkt import BKT  # noqa: E402
-from tutor.research.logs import read_lines, write_pybkt_csv  # noqa: E402
-from tutor.tracing.next_answer import NextAnswerModel  # noqa: E402
-from tutor.research.training import metrics  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT.parent / "shared" / "data" / "kt"
 DATASETS = ("assist2009", "statics2011")
@@ -115,22 +115,21 @@ def run_next(train, test, seed):
 
 
 def online_speed(model: BKT | NextAnswerModel, test, max_events: int) -> dict:
-    """Single-event updates per second, alone and after a prediction, replaying the test answers in order."""
-    events = [({"learner_id": e["learner_id"], "skill_ids": e["skill_ids"]}, e["score"]) for e in test.events()]
-    events = events[:max_events]
-    model.reset_state()
+    """Single-answer updates per second, alone and after a prediction, replaying the test answers in order."""
+    events = [(e["learner_id"], e["skill_ids"], e["score"]) for e in test.events()][:max_events]
+    roster = Roster(model)
     t = time.perf_counter()
-    for x, y in events:
-        model.learn_one(x, y)
+    for learner, skills, score in events:
+        roster.update(learner, skills, score)
     upd = time.perf_counter() - t
-    model.reset_state()
+    roster = Roster(model)
     t = time.perf_counter()
-    for x, y in events:
-        model.predict_proba_one(x)
-        model.learn_one(x, y)
+    for learner, skills, score in events:
+        roster.p_correct(learner, skills)
+        roster.update(learner, skills, score)
     both = time.perf_counter() - t
-    return {"events": len(events), "learn_one_per_second": round(len(events) / upd),
-            "predict_then_learn_per_second": round(len(events) / both)}
+    return {"events": len(events), "update_per_second": round(len(events) / upd),
+            "predict_then_update_per_second": round(len(events) / both)}
 
 
 def fmt(v, nd=4):
@@ -145,12 +144,16 @@ def write_markdown(result: dict, path: Path) -> None:
     L = [
         "# Knowledge tracing benchmark",
         "",
-        f"Written {result['created']} by `{result['command']}` on {result['machine']['cpu']} "
-        f"({result['machine']['cores']} cores; load average at start {result['machine']['load_start']}, "
-        f"at end {result['machine']['load_end']} — the machine is shared, so timings carry that noise).",
+        (
+            f"Written {result['created']} by `{result['command']}` on {result['machine']['cpu']} "
+            f"({result['machine']['cores']} cores; load average at start {result['machine']['load_start']}, "
+            f"at end {result['machine']['load_end']} — the machine is shared, so timings carry that noise)."
+        ),
         "",
-        "Train on `train.csv`, predict every response of `test.csv` from the same learner's earlier test responses "
-        "(each test sequence starts from the prior / an empty history; all test responses counted).",
+        (
+            "Train on `train.csv`, predict every response of `test.csv` from the same learner's earlier test responses "
+            "(each test sequence starts from the prior / an empty history; all test responses counted)."
+        ),
         "",
     ]
     for ds, r in result["datasets"].items():
@@ -166,10 +169,10 @@ def write_markdown(result: dict, path: Path) -> None:
     o = result.get("online")
     if o:
         L += ["## Online updates (in process, ASSIST2009 test answers replayed one at a time)", "",
-              "| model | events | learn_one /s | predict_proba_one + learn_one /s |", "|---|---|---|---|"]
+              "| model | events | update /s | p_correct + update /s |", "|---|---|---|---|"]
         for name, v in o.items():
             if isinstance(v, dict) and "events" in v:
-                L.append(f"| {name} | {v['events']:,} | {v['learn_one_per_second']:,} | {v['predict_then_learn_per_second']:,} |")
+                L.append(f"| {name} | {v['events']:,} | {v['update_per_second']:,} | {v['predict_then_update_per_second']:,} |")
         L.append("")
         for c in o.get("checks", []):
             L.append(f"- {'PASS' if c['pass'] else 'FAIL'}: {c['check']} ({c['measured']})")
@@ -196,7 +199,7 @@ def main(argv=None) -> None:
         sys.exit(f"{args.pybkt_python} not found: run `bash training/pybkt_env.sh` first, or pass --skip-pybkt")
 
     result = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python training/benchmark_kt.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "load_start": load_average(),
                     "python": platform.python_version(), "numpy": np.__version__},
@@ -253,10 +256,10 @@ def main(argv=None) -> None:
 
     if assist_bkt is not None:
         log("online throughput")
-        online = {"BKT.learn_one": online_speed(assist_bkt, assist_test, max_events=200_000)}
+        online = {"Roster(BKT)": online_speed(assist_bkt, assist_test, max_events=200_000)}
         if assist_next is not None:
-            online["NextAnswerModel.learn_one"] = online_speed(assist_next, assist_test, max_events=5_000)
-        v = online["BKT.learn_one"]["learn_one_per_second"]
+            online["Roster(NextAnswerModel)"] = online_speed(assist_next, assist_test, max_events=5_000)
+        v = online["Roster(BKT)"]["update_per_second"]
         online["checks"] = [{"check": "BKT online single-event updates >= 50,000/s", "pass": v >= 50_000,
                              "measured": f"{v:,}/s"}]
         result["online"] = online

@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args()
 
-    import pyBKT
+    import pyBKT  # imported here: pyBKT exists only in .venv-pybkt, and --help should work without it
     from pyBKT.models import Model
 
     try:
@@ -65,9 +65,9 @@ def main() -> None:
                 "seed": args.seed,
                 "fit_seconds": fit_s,
                 "predict_seconds": pred_s,
-                "n_train": int(len(train)),
-                "n_test": int(len(test)),
-                "n_skills_fitted": int(len(model.fit_model)),
+                "n_train": len(train),
+                "n_test": len(test),
+                "n_skills_fitted": len(model.fit_model),
                 "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
                 "params": {
                     s: {k: float(np.ravel(m[k])[0]) for k in ("prior", "learns", "guesses", "slips", "forgets")}

@@ -53,13 +53,16 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import yaml
+
+from tutor.research.training import train_artefact
+from tutor.tracing.artefacts import load_mastery_model
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 GENERATOR_VERSION = "synthetic-v1"
 MAX_ATTEMPTS, MIN_ATTEMPTS, STREAK = 12, 2, 3
@@ -74,11 +77,9 @@ class Skill:
 
 
 def read_skills(framework: Path) -> list[Skill]:
-    import yaml
-
     data = yaml.safe_load(framework.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("skills"), list):
-        raise ValueError(f"{framework}: expected a top-level 'skills:' list")
+        raise TypeError(f"{framework}: expected a top-level 'skills:' list")
     return [Skill(str(s["id"]), str(s.get("band", "basic")), [str(p) for p in s.get("prerequisites") or []])
             for s in data["skills"]]
 
@@ -137,7 +138,7 @@ def generate(
     first_known = {s.id: [0, 0] for s in skills}  # known at first answer, learners
     transitions = {s.id: [0, 0] for s in skills}  # not-known -> known, not-known answers followed by another
     rows: list[tuple[str, str, int, str]] = []
-    t0 = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 9, 1, tzinfo=UTC)
     for k in range(n_learners):
         lid = f"syn-{k + 1:05d}"
         order = random_topological_order(skills, rng)
@@ -248,9 +249,6 @@ def main(argv: list[str] | None = None) -> None:
           file=sys.stderr)
     if args.cmd == "generate":
         return
-
-    from tutor.tracing.artefacts import load_mastery_model
-    from tutor.research.training import train_artefact
 
     meta = train_artefact(
         "bkt", args.out, "events", args.model_dir, seed=args.seed, version=args.version, progress=False,

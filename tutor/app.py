@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tutor import __version__, health
 from tutor.answering import api as answering
@@ -40,7 +41,7 @@ class ErrorMessage(BaseModel):
     detail: str = Field(description="What went wrong and what to do about it.")
 
 
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorMessage, "description": "A required header is missing or wrong."},
     401: {"model": ErrorMessage, "description": "Missing, unknown, expired or revoked API key."},
     403: {"model": ErrorMessage, "description": "The key lacks the scope this route needs, or may not read this learner."},
@@ -112,7 +113,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         """Starlette's 405 lists only the first matching route's methods; list all of them."""
         if exc.status_code != 405:
             return await http_exception_handler(request, exc)
-        methods = sorted({m for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(request.url.path) for m in r.methods})
+        methods = sorted({m for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(request.url.path) for m in r.methods or ()})
         return JSONResponse({"detail": f"{request.method} is not allowed here; use {', '.join(methods)}."}, status_code=405, headers={"Allow": ", ".join(methods)})
 
     @app.exception_handler(DomainError)

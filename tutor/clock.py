@@ -9,7 +9,7 @@ datetime.datetime(2026, 11, 23, 8, 0, tzinfo=datetime.timezone.utc)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import overload
 
 MAX_FUTURE = timedelta(days=1)
@@ -17,7 +17,7 @@ MAX_FUTURE = timedelta(days=1)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @overload
@@ -28,4 +28,4 @@ def as_utc(moment: datetime | None) -> datetime | None:
     """A moment in UTC; one without a zone is taken as UTC already."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -16,8 +16,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from tutor.answering import HelpDesk, LessonIndex
-from tutor.answering.encoders import get_encoder
+from tutor.answering import HelpDesk
 from tutor.clock import utcnow
 from tutor.content.library import ContentError, Lesson, Library, load_library
 from tutor.errors import Invalid, NotFound
@@ -44,7 +43,7 @@ class Runtime:
         self.model_name = active_model_dir(settings.tracing.models_dir).name
         self.model: MasteryModel = load_mastery_model(settings.tracing.models_dir / self.model_name)
         self.recommender = Recommender(settings.recommend)
-        self.lesson_listeners: list[Callable[[Lesson], None]] = []
+        self.lesson_listeners: list[Callable[[Lesson], object]] = []  # called with each added or replaced lesson; results unused
         self._revisions: dict[str, int] = {}
         self._lesson_stamps: dict[str, object] = {}
         self._checked = 0.0
@@ -59,13 +58,12 @@ class Runtime:
         """The question index over the current lessons, built (or loaded from its cache) on first use."""
         with self._desk_lock:
             if self._help_desk is None:
-                cache = self.settings.answering.index_cache or self.settings.service.var_dir / "index-cache"
+                cache = self.settings.index_cache_dir
                 shipped = self.settings.tracing.models_dir / "index-cache"
                 if not cache.exists() and shipped.is_dir():
                     shutil.copytree(shipped, cache)  # embeddings of the bundled lessons: a fresh install starts in seconds
-                encoder = get_encoder(self.settings.answering.encoder)
-                index = LessonIndex.build(self.library.lessons.values(), encoder, cache_dir=cache)
-                self._help_desk = HelpDesk(index)
+                answering = self.settings.answering
+                self._help_desk = HelpDesk.build(self.library.lessons.values(), answering.encoder, encoder_threads=answering.encoder_threads, cache_dir=cache)
                 self.lesson_listeners.append(self._help_desk.add_or_replace_lesson)
             return self._help_desk
 

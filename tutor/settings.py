@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import typer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -44,7 +45,7 @@ class ServiceSettings(Section):
 
 
 class StoreSettings(Section):
-    database_url: str | None = Field(None, description="SQLAlchemy URL of the store; default: an SQLite file in the var folder.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the store; default: `sqlite:///<var>/tutor.db`; production: `postgresql+psycopg://postgres@127.0.0.1:5432/tutor`.")
 
 
 class ContentSettings(Section):
@@ -57,14 +58,18 @@ class TracingSettings(Section):
 
 
 class AnsweringSettings(Section):
-    encoder: str = Field("e5-small", description="Question encoder: e5-small, minilm, bm25 or st:<folder>.")
+    encoder: str = Field("e5-small", description="Question encoder: `e5-small`, `minilm`, `bm25` or `st:<folder>`.")
     encoder_threads: int | None = Field(None, ge=1, le=64, description="Threads of the encoder; default: the library's choice.")
-    index_cache: Path | None = Field(None, description="Where question-index vectors are cached; default: <var>/index-cache.")
+    index_cache: Path | None = Field(None, description="Where question-index vectors are cached; default: `<var>/index-cache`.")
 
 
 class PrivacySettings(Section):
-    pseudonym_secret: SecretStr | None = Field(None, description="Key of the HMAC that replaces learner ids; default: random, kept in <var>/pseudonym-secret.")
-    retention_days: int | None = Field(None, ge=1, description="Raw events older than this are folded into mastery and deleted; unset: keep all.")
+    pseudonym_secret: SecretStr | None = Field(
+        None, description="Key of the HMAC that replaces learner ids; default: random, kept in `<var>/pseudonym-secret`. Set it (and keep it) in production."
+    )
+    retention_days: int | None = Field(
+        None, ge=1, description="Raw events older than this are folded into mastery and deleted by `tutor retention`, and older answers are refused; unset: keep all."
+    )
 
 
 class Settings(BaseSettings):
@@ -83,13 +88,23 @@ class Settings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: PydanticBaseSettingsSource
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then the flat environment names; no .env file or secrets directory."""
         return init_settings, FlatEnvironment(settings_cls)
 
     @property
     def database_url(self) -> str:
         return self.store.database_url or f"sqlite:///{self.service.var_dir / 'tutor.db'}"
+
+    @property
+    def index_cache_dir(self) -> Path:
+        return self.answering.index_cache or self.service.var_dir / "index-cache"
 
     @property
     def embedded(self) -> bool:
@@ -177,10 +192,56 @@ def _kept_secret(var_dir: Path) -> str:
 def load_settings(**sections: Mapping[str, Any]) -> Settings:
     """Parse the environment (and any section overrides) once; raise SettingsError naming the variable."""
     try:
-        settings = Settings(**sections)
+        overrides: dict[str, Any] = dict(sections)  # Any: Settings() also takes pydantic-settings' own _options as keywords
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise _explain(exc) from None
     if settings.privacy.pseudonym_secret is None:
         privacy = settings.privacy.model_copy(update={"pseudonym_secret": SecretStr(_kept_secret(settings.service.var_dir))})
         settings = settings.model_copy(update={"privacy": privacy})
     return settings
+
+
+def _shown_default(value: object) -> str:
+    if value is None or value == {}:
+        return "unset"
+    if isinstance(value, Path):
+        return f"`{value.relative_to(PROJECT_ROOT)}/`" if value.is_relative_to(PROJECT_ROOT) else f"`{value}`"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"`{value}`"
+
+
+def configuration_table() -> str:
+    """The README's configuration table, made from the sections themselves (a test keeps the README equal to it)."""
+    rows = ["| variable | section.field | default | meaning |", "|---|---|---|---|"]
+    for variable, places in ENVIRONMENT.items():
+        section, name = places[0]
+        model = Settings.model_fields[section].annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        info = model.model_fields[name]
+        default = info.get_default(call_default_factory=True)
+        shared = " Also " + ", ".join(f"`{s}.{f}`" for s, f in places[1:]) + "." if len(places) > 1 else ""
+        rows.append(f"| `{variable}` | `{section}.{name}` | {_shown_default(default)} | {info.description or ''}{shared} |")
+    return "\n".join(rows)
+
+
+def show(markdown: bool = typer.Option(False, "--markdown", help="Print the table of every variable instead of the values in force.")) -> None:
+    """The settings in force (secrets hidden), each with its environment variable; a bad value is reported as at start-up."""
+    if markdown:
+        typer.echo(configuration_table())
+        return
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    for variable, places in ENVIRONMENT.items():
+        section, name = places[0]
+        value = getattr(getattr(settings, section), name)
+        typer.echo(f"{variable}={'********' if isinstance(value, SecretStr) else value}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("settings")(show)
+

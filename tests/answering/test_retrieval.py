@@ -1,30 +1,37 @@
-"""Lesson retrieval and question answering on a tiny hand-made library (real e5-small encoder, offline)."""
+"""Lesson retrieval and question answering on a tiny hand-made library (real e5-small encoder, offline).
+
+The lessons are ``Page`` documents: a real ``Lesson`` needs objectives, items and 300 words, and
+cannot be written in English alone (tests/answering/test_questions_api.py indexes real ones).
+"""
 
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import typer
+from pydantic import TypeAdapter
+from typer.testing import CliRunner
 
-from tutor.answering.answer import HelpDesk
+from tutor.answering.answer import Answer, HelpDesk
 from tutor.answering.calibration import Calibration
+from tutor.answering.cli import register
 from tutor.answering.encoders import get_encoder
-from tutor.answering.index import LessonIndex
-from tutor.answering.library import Pair, PairList, SimpleLesson, SimpleSection, load_squad
+from tutor.answering.index import IndexSettings, LessonIndex
+from tutor.answering.library import Page, PageSection, load_squad
 from tutor.answering.passages import chunk_text, split_lesson
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-def lesson(lesson_id, title, sections, skills=("4.1-basic",), languages=None):
-    return SimpleLesson(
-        id=lesson_id,
-        title=Pair(*title),
-        sections=tuple(SimpleSection(Pair(*h), Pair(*b)) for h, b in sections),
-        skills=tuple(skills),
-        objectives=PairList(),
-        languages=languages,
-    )
+def pair(vi, en):
+    return {"vi": vi, "en": en}
+
+
+def lesson(lesson_id, title, sections, skills=("4.1-basic",)):
+    """A bilingual page; a language whose title and bodies are all empty is not written."""
+    sections = tuple(PageSection(pair(*h), pair(*b)) for h, b in sections)
+    return Page(id=lesson_id, title=pair(*title), sections=sections, skills=tuple(skills))
 
 
 PASSWORDS = lesson(
@@ -149,10 +156,6 @@ def test_answer_is_extracted_sentence_in_learners_language(desk):
 
 
 def test_result_is_pydantic_and_json_friendly(desk):
-    from pydantic import TypeAdapter
-
-    from tutor.answering.answer import Answer
-
     a = desk.ask("lam sao goi video")
     d = a.to_dict()
     json.dumps(d, ensure_ascii=False)
@@ -196,7 +199,7 @@ def test_lesson_added_at_run_time_is_found_at_once(desk):
     assert after.lessons[0].lesson_id == "booking-appointments"
     assert after.answered and "hẹn lịch khám" in after.answer
     # replacing it: the old text is gone, the new one is found
-    renamed = replace(new, title=Pair("Đặt lịch tiêm chủng", "Booking a vaccination"))
+    renamed = replace(new, title=pair("Đặt lịch tiêm chủng", "Booking a vaccination"))
     desk.add_or_replace_lesson(renamed)
     ids = [p.lesson_id for p in desk.index.passages]
     assert ids.count("booking-appointments") == len(split_lesson(renamed))
@@ -211,8 +214,8 @@ def test_english_passage_answers_when_no_vietnamese_one_does(encoder, tmp_path):
             (("", "Wi-Fi printers"), ("", "To print from your phone, connect the printer and the phone to the same Wi-Fi network, then choose Print in the share menu.")),
             (("", "Paper jams"), ("", "Open the cover gently and pull the jammed paper out slowly.")),
         ],
-        languages=("en",),
     )
+    assert {p.lang for p in split_lesson(english_only)} == {"en"}
     index = LessonIndex.build([PASSWORDS, VIDEO_CALLS, english_only], encoder, cache_dir=tmp_path, calibration=TEST_CAL)
     a = HelpDesk(index).ask("Làm sao để in tài liệu từ điện thoại qua máy in wifi?", lang="vi")
     assert a.question_lang == "vi"
@@ -236,17 +239,13 @@ def test_index_cache_is_reused(encoder, tmp_path):
     assert again.build_stats["embedded"] == 0 and again.build_stats["cache_hit"]
     assert again.content_hash == first.content_hash
     # one lesson edited: only its passages are embedded again
-    edited = replace(SCAMS, title=Pair("Lừa đảo qua tin nhắn", "Text-message scams"))
+    edited = replace(SCAMS, title=pair("Lừa đảo qua tin nhắn", "Text-message scams"))
     third = LessonIndex.build([PASSWORDS, edited], encoder, cache_dir=tmp_path)
     assert 0 < third.build_stats["embedded"] < first.build_stats["embedded"]
     assert third.content_hash != first.content_hash
 
 
 def test_squad_eval_command_on_a_tiny_file(tmp_path):
-    from typer.testing import CliRunner
-
-    from tutor.cli import app
-
     squad = {
         "version": "1.1",
         "data": [
@@ -261,6 +260,8 @@ def test_squad_eval_command_on_a_tiny_file(tmp_path):
     }
     path = tmp_path / "tiny.en.json"
     path.write_text(json.dumps(squad))
+    app = typer.Typer()
+    register(app)  # the commands as tutor/cli.py adds them
     result = CliRunner().invoke(app, ["retrieval-eval", "--squad", str(path), "--method", "bm25", "--k", "10"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
@@ -271,10 +272,10 @@ def test_squad_eval_command_on_a_tiny_file(tmp_path):
 @pytest.mark.skipif(not (DATA / "xquad" / "xquad.en.json").exists(), reason=f"XQuAD not found at {DATA / 'xquad'} (../shared/data from the project root)")
 def test_xquad_bm25_subset():
     ss = load_squad(DATA / "xquad" / "xquad.en.json")
-    lessons = ss.lessons[:40]
-    keep = {x.id for x in lessons}
+    paragraphs = ss.paragraphs[:40]
+    keep = {x.id for x in paragraphs}
     questions = [q for q in ss.questions if q.lessons[0] in keep]
-    index = LessonIndex.build(lessons, None, cache_dir=None)
+    index = LessonIndex.build(paragraphs, None, IndexSettings(languages=(ss.lang,)), cache_dir=None)
     hits = 0
     for q in questions:
         r = index.search(q.question, lang="en", method="bm25", k=20)

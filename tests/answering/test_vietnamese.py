@@ -7,7 +7,7 @@ import pytest
 from tutor.answering.index import LessonIndex
 from tutor.answering.language import detect_form
 from tutor.answering.lexical import analyse
-from tutor.answering.library import Pair, SimpleLesson, SimpleSection
+from tutor.answering.library import Page, PageSection
 from tutor.answering.normalise import fold, has_diacritics, normalise, words
 
 
@@ -49,11 +49,11 @@ def test_question_language_and_form():
     assert detect_form("Zalo VNeID", hint="vi").lang == "vi"
 
 
-def _lesson(lesson_id: str, title: tuple[str, str], body: tuple[str, str]) -> SimpleLesson:
-    return SimpleLesson(
+def _lesson(lesson_id: str, title: tuple[str, str], body: tuple[str, str]) -> Page:
+    return Page(
         id=lesson_id,
-        title=Pair(*title),
-        sections=(SimpleSection(Pair("Phần 1", "Part 1"), Pair(*body)),),
+        title={"vi": title[0], "en": title[1]},
+        sections=(PageSection({"vi": "Phần 1", "en": "Part 1"}, {"vi": body[0], "en": body[1]}),),
     )
 
 

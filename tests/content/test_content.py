@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from tests.conftest import make_lesson
 from tutor.cli import app
-from tutor.settings import PROJECT_ROOT
 from tutor.content.library import ContentError, load_library
+from tutor.settings import PROJECT_ROOT
 
 runner = CliRunner()
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.conftest import auth
-from tutor.tracing import bkt
 from tutor.events.intake import LearnerEvent, record_events
 from tutor.runtime import Runtime
+from tutor.tracing.equations import update
 
-START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def event(i: int, learner: str, correct: bool) -> dict:
@@ -29,7 +29,7 @@ def replay(runtime, grades: list[bool]) -> float:
     params = runtime.model.params("4.2-basic")
     p = params.prior
     for g in grades:
-        p = bkt.update(p, float(g), params)
+        p = update(p, float(g), params)
     return p
 
 

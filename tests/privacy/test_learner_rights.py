@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import inspect, text
 
 from tests.conftest import auth
 from tutor.privacy.learner_rights import apply_retention
 from tutor.store.tables import Base
+from tutor.tracing.equations import update
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def events(learner: str, n: int, start: datetime) -> list[dict]:
@@ -81,10 +82,8 @@ def test_retention_folds_old_events_without_changing_mastery(client, keys, runti
     client.post("/v1/events", json={"events": [early]}, headers=h)
     p = next(s for s in client.get("/v1/learners/carol/mastery", headers=h).json()["skills"] if s["skill_id"] == "4.2-basic")
     assert p["n_observations"] == 12
-    from tutor.tracing import bkt
-
     params = runtime.model.params("4.2-basic")
     expected = next(s for s in before if s["skill_id"] == "4.2-basic")["p_mastered"]
     for grade in (0.0, 0.0):
-        expected = bkt.update(expected, grade, params)
+        expected = update(expected, grade, params)
     assert abs(p["p_mastered"] - expected) < 1e-9

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import auth
-from tutor.tracing import bkt
-from tutor.tracing.artefacts import active_model_dir, load_mastery_model
-from tutor.settings import PROJECT_ROOT, SettingsError, load_settings
 from tutor.content.library import load_library
 from tutor.recommend.placement import PlacementConfig, PlacementModel, QuizState, StoredAnswer, entropy_bits, progress
+from tutor.settings import PROJECT_ROOT, SettingsError, load_settings
 from tutor.store.tables import Event, Mastery
+from tutor.tracing.artefacts import active_model_dir, load_mastery_model
+from tutor.tracing.equations import update
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +123,12 @@ def test_quiz_over_the_route_initialises_mastery_once(client, keys, runtime):
     assert late.status_code == 409 and "already complete" in late.json()["detail"]
     # later answers fold onto the placement's value with the usual BKT update
     p0, n0 = rows["4.2-basic"]
-    ts = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
-    r = client.post("/v1/events", headers=auth(key), json={"events": [{"event_id": "after-1", "learner_id": "strong", "skill_ids": ["4.2-basic"], "correct": False, "timestamp": ts}]})
+    ts = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    after = {"event_id": "after-1", "learner_id": "strong", "skill_ids": ["4.2-basic"], "correct": False, "timestamp": ts}
+    r = client.post("/v1/events", headers=auth(key), json={"events": [after]})
     assert r.status_code == 200, r.text
     p1, n1 = mastery_of(runtime, "strong")["4.2-basic"]
-    assert n1 == n0 + 1 and p1 == pytest.approx(bkt.update(p0, 0.0, runtime.model.params("4.2-basic")))
+    assert n1 == n0 + 1 and p1 == pytest.approx(update(p0, 0.0, runtime.model.params("4.2-basic")))
 
     weak, _ = finish(client, key, "weak", False)
     rows = mastery_of(runtime, "weak")
@@ -151,7 +152,8 @@ def test_quiz_refusals_name_the_problem(client, keys):
     assert nxt["recommendations"][0]["reason"] == "placement"
     assert nxt["recommendations"][0]["item_id"] == ok.json()["next_item"]["item_id"]
     # a learner who already has answers is not placed
-    client.post("/v1/events", headers=auth(key), json={"events": [{"event_id": "old-1", "learner_id": "veteran", "item_id": "test-search-1", "correct": True, "timestamp": "2026-11-20T08:00:00Z"}]})
+    old = {"event_id": "old-1", "learner_id": "veteran", "item_id": "test-search-1", "correct": True, "timestamp": "2026-11-20T08:00:00Z"}
+    client.post("/v1/events", headers=auth(key), json={"events": [old]})
     refused = post(client, key, "veteran")
     assert refused.status_code == 409 and "already has 1 answer" in refused.json()["detail"]
     # a learner key may only place its own learner

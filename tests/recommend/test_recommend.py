@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tutor.tracing.artefacts import load_mastery_model
-from tutor.settings import PROJECT_ROOT, SettingsError, load_settings
 from tutor.content.library import load_library
 from tutor.recommend.policy import (
     GoalError,
@@ -19,8 +17,10 @@ from tutor.recommend.policy import (
     explain,
     resolve_goal,
 )
+from tutor.settings import PROJECT_ROOT, SettingsError, load_settings
+from tutor.tracing.artefacts import load_mastery_model
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

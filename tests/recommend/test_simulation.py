@@ -7,10 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tutor.tracing.artefacts import active_model_dir, load_mastery_model
-from tutor.settings import PROJECT_ROOT
 from tutor.content.library import load_library
 from tutor.recommend.simulation import SimConfig, World, simulate
+from tutor.settings import PROJECT_ROOT
+from tutor.tracing.artefacts import active_model_dir, load_mastery_model
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tutor.research.logs import LogFormatError, ResponseLog, read_events, read_lines, read_log, read_pybkt, write_events_csv
+from tutor.errors import Invalid
+from tutor.research.logs import read_events, read_lines, read_log, read_pybkt, write_events_csv
+from tutor.tracing.responses import LogFormatError, ResponseLog
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -81,7 +83,8 @@ def test_lines_format_with_trailing_commas(tmp_path):
         ("s.csv", "learner_id,skill_ids,score\nu1,a,1.5\n", "events", r"s\.csv, line 2: score '1.5' is not a number in \[0, 1\]"),
         ("k.csv", "learner_id,skill_ids,correct\nu1,a;,1\n", "events", r"k\.csv, line 2: .*empty skill id"),
         ("ts.csv", "learner_id,skill_ids,correct,timestamp\nu1,a,1,yesterday\n", "events", r"ts\.csv, line 2: timestamp 'yesterday'"),
-        ("j.jsonl", '{"learner_id": "u", "skill_ids": "a", "correct": 1}\n{"learner_id": \n', "events", r"j\.jsonl, line 2: not valid JSON"),
+        ("j.jsonl", '{"learner_id": "u", "skill_ids": "a", "correct": 1}\n{"learner_id": \n', "events",
+         r"j\.jsonl, line 2: not valid JSON"),
         ("p.csv", "user_id,skill_name,correct\n1,a,1\n", "pybkt", r"p\.csv, line 1: missing pyBKT column\(s\) order_id"),
         ("f.csv", "learner_id,skill_ids,correct\nu1,a,1,extra\n", "events", r"f\.csv, line 2: 4 fields, but the header has 3"),
     ],
@@ -90,7 +93,7 @@ def test_bad_files_name_file_line_and_problem(tmp_path, name, text, fmt, message
     p = write(tmp_path / name, text)
     with pytest.raises(LogFormatError, match=message) as info:
         read_log(p, fmt)
-    assert isinstance(info.value, ValueError) and str(p) in str(info.value)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, Invalid) and str(p) in str(info.value)
 
 
 def test_missing_file_and_unknown_format(tmp_path):

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tutor.tracing.artefacts import load_mastery_model
 from tutor.cli import app
-from tutor.research.logs import ResponseLog, write_events_csv
+from tutor.research.logs import write_events_csv
+from tutor.tracing.artefacts import load_mastery_model
+from tutor.tracing.responses import ResponseLog
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 runner = CliRunner()

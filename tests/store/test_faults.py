@@ -14,8 +14,8 @@ import time
 import httpx
 
 from tests.conftest import SECRET
-from tutor.settings import PROJECT_ROOT
 from tutor.privacy.credentials import create_key
+from tutor.settings import PROJECT_ROOT
 
 WORKER = textwrap.dedent(
     """

@@ -7,10 +7,16 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
 
 from tutor.tracing.artefacts import load_mastery_model
-from tutor.tracing.bkt import BKT, BKTCounts, SkillParams, expected_counts, p_correct, posterior, update
-from tutor.research.logs import ResponseLog
+from tutor.tracing.bkt import BKT
+from tutor.tracing.em import BKTCounts, expected_counts
+from tutor.tracing.equations import SkillParams, logit, p_correct, posterior, sigmoid, update
+from tutor.tracing.responses import ResponseLog
+from tutor.tracing.roster import Roster
 
 TRUE = {
     "fractions": SkillParams(prior=0.30, learn=0.20, guess=0.15, slip=0.08),
@@ -35,7 +41,7 @@ def simulate(params: dict[str, SkillParams], learners: int, seed: int, lengths=(
                     known = rng.random() < p.learn
         if multi_every:
             for t in range(0, len(skills), multi_every):  # some answers measure two skills
-                other = [s for s in params if s != skills[t]][0]
+                other = next(s for s in params if s != skills[t])
                 skills[t] = [skills[t], other]
         seqs.append((skills, scores))
     return ResponseLog.from_sequences(seqs)
@@ -47,6 +53,17 @@ def test_update_equations_are_unchanged():
     assert posterior(0.2, True, p) == pytest.approx(0.18 / (0.18 + 0.16))
     post = 0.5 * posterior(0.4, True, p) + 0.5 * posterior(0.4, False, p)
     assert update(0.4, 0.5, p) == pytest.approx(post + (1 - post) * 0.15)
+
+
+def test_logit_and_sigmoid_on_numbers_and_arrays():
+    assert isinstance(logit(0.8), float) and logit(0.8) == pytest.approx(math.log(4.0))
+    assert logit(0.0) == pytest.approx(math.log(1e-6 / (1 - 1e-6))) and logit(1.0, eps=0.01) == pytest.approx(math.log(99.0))
+    assert isinstance(sigmoid(0.3), float) and sigmoid(logit(0.3)) == pytest.approx(0.3)
+    p = np.array([0.0, 0.25, 0.5, 1.0])
+    z = logit(p)
+    assert isinstance(z, np.ndarray) and z.shape == (4,) and z[2] == 0.0 and np.all(np.isfinite(z))
+    np.testing.assert_allclose(sigmoid(z), np.clip(p, 1e-6, 1 - 1e-6), rtol=1e-9)
+    np.testing.assert_array_equal(logit(p[1:3]), [logit(0.25), logit(0.5)])
 
 
 def test_em_recovers_known_parameters_within_0_05():
@@ -90,23 +107,22 @@ def test_batch_predict_proba_equals_online_sequence():
         model.set_params(multi_skill=how)
         batch = model.predict_proba(log)
         assert batch.shape == (len(log), 2) and np.allclose(batch.sum(axis=1), 1.0)
-        model.reset_state()
+        roster = Roster(model)
         online = np.empty(len(log))
         for ev in log.events():
-            online[ev["row"]] = model.predict_proba_one(ev)[True]
-            model.learn_one(ev, ev["score"])
+            online[ev["row"]] = roster.p_correct(ev["learner_id"], ev["skill_ids"])
+            roster.update(ev["learner_id"], ev["skill_ids"], ev["score"])
         np.testing.assert_allclose(batch[:, 1], online, rtol=0, atol=1e-12)
 
 
 def test_unknown_skill_and_new_learner_use_default_and_prior():
     model = BKT(n_restarts=1, random_state=0).fit(simulate(TRUE, learners=100, seed=3))
-    x = {"learner_id": "new", "skill_ids": ["never-seen"]}
-    assert model.predict_proba_one(x)[True] == pytest.approx(p_correct(SkillParams().prior, SkillParams()))
-    y = {"learner_id": "new", "skill_id": "fractions"}
+    roster = Roster(model)
+    assert roster.p_correct("new", ["never-seen"]) == pytest.approx(p_correct(SkillParams().prior, SkillParams()))
     p = model.params_["fractions"]
-    assert model.p_correct_one(y) == pytest.approx(p_correct(p.prior, p))
-    model.learn_one(y, 1)
-    assert model.p_mastered("new", "fractions") == pytest.approx(update(p.prior, 1.0, p))
+    assert roster.p_correct("new", "fractions") == pytest.approx(p_correct(p.prior, p))
+    roster.update("new", "fractions", 1)
+    assert roster.p_mastered("new", "fractions") == pytest.approx(update(p.prior, 1.0, p))
 
 
 def test_sufficient_statistics_add_up_across_learners():
@@ -140,19 +156,23 @@ def test_bounds_min_data_and_diagnostics():
 
 
 def test_get_set_params_and_sklearn_clone():
-    from sklearn.base import clone
-
     m = BKT(n_restarts=7, max_guess=0.25)
     assert m.get_params()["n_restarts"] == 7
     m.set_params(tol=1e-5)
     c = clone(m)
     assert c.get_params() == m.get_params() and c is not m
+    assert repr(m) == "BKT(max_guess=0.25, n_restarts=7, tol=1e-05)"
     with pytest.raises(ValueError):
         m.set_params(nope=1)
     with pytest.raises(ValueError):
         BKT(max_guess=0.6, max_slip=0.5).fit(simulate(TRUE, 5, 0))
-    with pytest.raises(RuntimeError):
+    for bad in ({"n_restarts": 0}, {"multi_skill": "median"}, {"max_slip": 1.0}, {"default_params": {"prior": 0.5}}):
+        with pytest.raises(InvalidParameterError):
+            BKT(**bad).fit(simulate(TRUE, 5, 0))
+    with pytest.raises(NotFittedError):
         BKT().predict_proba(simulate(TRUE, 5, 0))
+    with pytest.raises(NotFittedError):
+        Roster(BKT())
 
 
 def test_save_load_round_trip_through_the_service_loader(tmp_path):
@@ -174,3 +194,7 @@ def test_fit_accepts_event_dicts_and_y():
     m = BKT(n_restarts=1, min_responses=1, random_state=0).fit(events * 5, y=np.ones(10))
     assert set(m.params_) == {"s1", "s2"}
     assert m.predict_proba(events).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"scores in \[0, 1\]"):
+        BKT(n_restarts=1, min_responses=1).fit(events, y=[1.0, 2.0])
+    with pytest.raises(ValueError, match="one score per answer"):
+        BKT(n_restarts=1, min_responses=1).fit(events, y=[1.0])

@@ -11,7 +11,7 @@ import numpy as np
 
 from tutor.tracing.artefacts import load_mastery_model
 from tutor.tracing.bkt import BKT
-from tutor.research.logs import ResponseLog
+from tutor.tracing.responses import ResponseLog
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("training_synthetic", ROOT / "training" / "synthetic.py")

@@ -6,12 +6,16 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
+from sklearn.utils._param_validation import InvalidParameterError
 
-from tutor.research.logs import ResponseLog
 from tutor.tracing.next_answer import ModelFileError, NextAnswerModel
+from tutor.tracing.responses import ResponseLog
+from tutor.tracing.roster import Roster
 
-SMALL = dict(epochs=2, hidden=(32, 16), embed_dim=8, bkt_restarts=1, random_state=0)
+SMALL = {"epochs": 2, "hidden": (32, 16), "embed_dim": 8, "bkt_restarts": 1, "random_state": 0}
 
 
 def generated(learners: int, seed: int, skills: int = 12, length: int = 40, multi: bool = False) -> ResponseLog:
@@ -61,21 +65,21 @@ def test_batch_equals_online_with_multi_skill_and_unknown_skills(fitted):
     extra = ResponseLog.from_sequences([(["k1", "never-seen", ["k2", "never-seen"], "k1"], [1, 0, 1, 1])], learner_ids=["z"])
     for log in (test, extra):
         batch = fitted.predict_proba(log)[:, 1]
-        fitted.reset_state()
+        roster = Roster(fitted)
         online = np.empty(len(log))
         for ev in log.events():
-            online[ev["row"]] = fitted.predict_proba_one(ev)[True]
-            fitted.learn_one(ev, ev["score"])
+            online[ev["row"]] = roster.p_correct(ev["learner_id"], ev["skill_ids"])
+            roster.update(ev["learner_id"], ev["skill_ids"], ev["score"])
         np.testing.assert_allclose(batch, online, rtol=0, atol=1e-9)
     assert len(events) == len(test)
     # many candidate items in one call = one call per item
-    fitted.reset_state()
+    roster = Roster(fitted)
     for ev in events[:15]:
-        fitted.learn_one(ev, ev["score"])
+        roster.update(ev["learner_id"], ev["skill_ids"], ev["score"])
     lid = events[0]["learner_id"]
     items = ["k1", "k2;k3", ["k4", "k5"], "never-seen"]
-    many = fitted.p_correct_items(lid, items)
-    one = [fitted.p_correct_one({"learner_id": lid, "skill_ids": it}) for it in items]
+    many = roster.p_correct_items(lid, items)
+    one = [roster.p_correct(lid, it) for it in items]
     np.testing.assert_allclose(many, one, atol=1e-12)
 
 
@@ -100,8 +104,30 @@ def test_round_trip_npz_json_no_pickle(fitted, tmp_path):
 def test_logistic_regression_only_and_params():
     m = NextAnswerModel(**{**SMALL, "blend": 0.0})
     assert m.get_params()["blend"] == 0.0
+    with pytest.raises(NotFittedError):
+        m.predict_proba(generated(5, seed=6))
     m.fit(generated(80, seed=5))
-    assert m.mlp_ == {}
+    assert m.mlp_ == {} and m.history_ == []
     assert m.predict_proba(generated(5, seed=6)).shape == (200, 2)
     with pytest.raises(ValueError):
         m.set_params(unknown=1)
+    assert clone(m).get_params() == m.get_params()
+    for bad in ({"blend": 1.5}, {"n_lags": -1}, {"epochs": 0}, {"hidden": [8, 4]}):
+        with pytest.raises(InvalidParameterError):
+            NextAnswerModel(**{**SMALL, **bad}).fit(generated(5, seed=6))
+
+
+def test_refit_forgets_the_skills_of_the_earlier_fit():
+    """Regression: a skill index cached on the first online prediction survived refit ('z' read as old position 2)."""
+    first = ResponseLog.from_sequences([(["a", "b", "c"] * 10, [1, 0, 1] * 10), (["c", "b", "a"] * 10, [0, 1, 1] * 10)])
+    m = NextAnswerModel(**SMALL).fit(first)
+    Roster(m).p_correct("1", "c")
+    m.fit(ResponseLog.from_sequences([(["z", "c"] * 15, [1, 0] * 15), (["c", "z"] * 15, [1, 1, 0] * 10)]))
+    assert m.skills_ == ["z", "c"] and m.skill_index_ == {"z": 0, "c": 1}
+    probe = ResponseLog.from_sequences([(["z", "c", "z", "z"], [1, 0, 1, 1])], learner_ids=["new"])
+    roster = Roster(m)
+    online = []
+    for ev in probe.events():
+        online.append(roster.p_correct(ev["learner_id"], ev["skill_ids"]))
+        roster.update(ev["learner_id"], ev["skill_ids"], ev["score"])
+    np.testing.assert_allclose(m.predict_proba(probe)[:, 1], online, rtol=0, atol=1e-9)

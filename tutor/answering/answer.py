@@ -1,9 +1,32 @@
 """Answering a learner's question from the lessons: a quoted sentence, where it comes from, what to study.
 
-    from tutor.answering import HelpDesk
-    desk = HelpDesk.from_content("content")            # builds or loads the index
-    a = desk.ask("lam sao biet tin nhan lua dao", current_lesson="spotting-scams")
-    a.answered, a.answer, a.source.lesson_id, [l.lesson_id for l in a.lessons]
+Two lessons, a words-only index (``bm25``: no model to load), a question typed without diacritics,
+and one the lessons do not answer:
+
+>>> from tutor.answering import HelpDesk
+>>> from tutor.content.library import Lesson
+>>> def lesson(lesson_id, title, sections):
+...     item = {"skills": ["4.1-basic"], "difficulty": 0.5, "question": {"vi": "?", "en": "?"}, "correct": 0,
+...             "options": {"vi": ["Có", "Không"], "en": ["Yes", "No"]}, "explanation": {"vi": "-", "en": "-"}}
+...     return Lesson.model_validate({
+...         "id": lesson_id, "skills": ["4.1-basic"], "duration_minutes": 10, "title": title,
+...         "objectives": {"vi": ["-"], "en": ["-"]}, "sections": [{"heading": h, "body": b} for h, b in sections],
+...         "items": [dict(item, id=f"{lesson_id}-{i}") for i in range(4)]})
+>>> def t(vi, en):
+...     return {"vi": vi, "en": en}
+>>> passwords = lesson("strong-passwords", t("Mật khẩu mạnh", "Strong passwords"), [
+...     (t("Độ dài", "Length"), t("Mật khẩu mạnh dài ít nhất 12 ký tự.", "A strong password has at least 12 characters.")),
+...     (t("Mã OTP", "OTP codes"), t("Không bao giờ đọc mã OTP cho người khác.", "Never read an OTP code to anyone."))])
+>>> calls = lesson("video-calls", t("Gọi video", "Video calls"), [
+...     (t("Bắt đầu", "Starting"), t("Mở Zalo, chọn tên người thân rồi bấm biểu tượng máy quay.", "Open Zalo and tap the camera icon.")),
+...     (t("Kết thúc", "Ending"), t("Bấm nút đỏ để kết thúc cuộc gọi.", "Tap the red button to end the call."))])
+>>> desk = HelpDesk.build([passwords, calls], encoder="bm25")
+>>> a = desk.ask("lam sao ket thuc cuoc goi video")
+>>> a.answered, a.source.lesson_id, a.answer
+(True, 'video-calls', 'Bấm nút đỏ để kết thúc cuộc gọi.')
+>>> off_topic = desk.ask("Giá vàng hôm nay bao nhiêu?")
+>>> off_topic.answered, off_topic.answer, off_topic.lessons[0].lesson_id
+(False, None, 'strong-passwords')
 
 The answer is extracted, never generated: the sentence (or the list it introduces) of the best
 passage that shares the most rare question words with the question. A passage in the learner's
@@ -25,19 +48,19 @@ passages, far too little to lift an unrelated lesson over a clear match.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from tutor.answering.encoders import DEFAULT_ENCODER, get_encoder
+from tutor.answering.calibration import evidence
+from tutor.answering.encoders import DEFAULT_ENCODER, encoder_or_none
 from tutor.answering.index import IndexSettings, LessonIndex, Ranking
 from tutor.answering.lexical import analyse
-from tutor.answering.passages import OBJECTIVES_SECTION, Passage, sentences
+from tutor.answering.passages import OBJECTIVES_SECTION, Document, Passage, sentences
 
 CURRENT_LESSON_BONUS = 0.02
 WEAK_SKILL_BONUS = 0.01
@@ -89,8 +112,7 @@ def evidence_of(ranking: Ranking) -> float:
     """How strongly the best passage supports an answer (module docstring)."""
     if not ranking.passages:
         return 0.0
-    w = ranking.w_dense
-    return float(w * ranking.top_dense + (1.0 - w) * ranking.coverage)
+    return evidence(ranking.w_dense, ranking.top_dense, ranking.coverage)
 
 
 def _sentence_score(sentence: str, lang: str, q_tokens: set[str], index: LessonIndex) -> float:
@@ -146,24 +168,21 @@ class HelpDesk:
         self.k_lessons = k_lessons
 
     @classmethod
-    def from_content(
+    def build(
         cls,
-        content_dir: str | Path | None = None,
+        lessons: Iterable[Document],
         encoder: str = DEFAULT_ENCODER,
-        cache_dir: str | Path | None = "default",
+        encoder_threads: int | None = None,
+        cache_dir: Path | None = None,
         progress: bool = False,
-        strict: bool = True,
         settings: IndexSettings = IndexSettings(),
-    ) -> "HelpDesk":
-        """Build (or load from the cache) the index of the content library's lessons."""
-        from tutor.answering.library import load_content
+    ) -> HelpDesk:
+        """A help desk over ``lessons``, the index built (or loaded from ``cache_dir``) with the
+        encoder named ``encoder`` (``bm25``: words only); each process builds its own."""
+        enc = encoder_or_none(encoder, encoder_threads)
+        return cls(LessonIndex.build(lessons, enc, settings=settings, cache_dir=cache_dir, progress=progress))
 
-        content = load_content(content_dir or default_content_dir(), strict=strict)
-        enc = get_encoder(encoder) if encoder and encoder != "bm25" else None
-        index = LessonIndex.build(content.lessons.values(), enc, settings=settings, cache_dir=cache_dir, progress=progress)
-        return cls(index)
-
-    def add_or_replace_lesson(self, lesson: Any) -> dict[str, Any]:
+    def add_or_replace_lesson(self, lesson: Document) -> dict[str, Any]:
         """Index a new or edited lesson; questions asked after this returns can be answered from it."""
         return self.index.add_or_replace_lesson(lesson)
 
@@ -201,6 +220,11 @@ class HelpDesk:
             p = index.passages[pi]
             return PassageHit(p.lesson_id, p.title, p.section, p.heading, p.lang, p.text, round(score, 4))
 
+        def suggestion(lid: str, score: float) -> LessonSuggestion:
+            info = index.lessons[lid]
+            tlang = preferred if preferred in info["titles"] else next(iter(info["titles"]))
+            return LessonSuggestion(lid, info["titles"][tlang], tlang, round(score, 4), list(info["skills"]))
+
         passages = [hit(pi, s) for pi, s, _ in ranked[: self.k_passages]]
         lessons: list[LessonSuggestion] = []
         seen: set[str] = set()
@@ -209,9 +233,7 @@ class HelpDesk:
             if lid in seen:
                 continue
             seen.add(lid)
-            info = index.lessons[lid]
-            tlang = preferred if preferred in info["titles"] else next(iter(info["titles"]))
-            lessons.append(LessonSuggestion(lid, info["titles"][tlang], tlang, round(s, 4), list(info["skills"])))
+            lessons.append(suggestion(lid, s))
             if len(lessons) >= self.k_lessons:
                 break
 
@@ -231,9 +253,7 @@ class HelpDesk:
                         answer_lang = index.passages[pi].lang
                         lid = index.passages[pi].lesson_id
                         if all(sug.lesson_id != lid for sug in lessons):
-                            info = index.lessons[lid]
-                            tl = preferred if preferred in info["titles"] else next(iter(info["titles"]))
-                            lessons = [LessonSuggestion(lid, info["titles"][tl], tl, round(float(cos), 4), list(info["skills"]))] + lessons[: self.k_lessons - 1]
+                            lessons = [suggestion(lid, float(cos))] + lessons[: self.k_lessons - 1]
                     break
         if answered and source is None:
             top_pi, top_score, _ = ranked[0]
@@ -263,35 +283,3 @@ class HelpDesk:
             threshold=round(threshold, 4),
             timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
-
-
-# ------------------------------------------------------------------ the process-wide help desk
-
-_default: HelpDesk | None = None
-_default_lock = threading.Lock()
-
-
-def default_content_dir() -> Path:
-    return Path(os.environ.get("TUTOR_CONTENT_DIR", Path(__file__).resolve().parents[2] / "content"))
-
-
-def default_help_desk() -> HelpDesk:
-    """The help desk over the content library (``$TUTOR_CONTENT_DIR``, encoder ``$TUTOR_ENCODER``),
-    built on first use."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = HelpDesk.from_content(encoder=os.environ.get("TUTOR_ENCODER", DEFAULT_ENCODER))
-        return _default
-
-
-def set_default_help_desk(desk: HelpDesk | None) -> None:
-    """Install a help desk (at service start-up, or in tests); None drops it."""
-    global _default
-    with _default_lock:
-        _default = desk
-
-
-def ask(question: str, lang: str | None = None, current_lesson: str | None = None, weak_skills: Iterable[str] = ()) -> Answer:
-    """:meth:`HelpDesk.ask` on the process-wide help desk."""
-    return default_help_desk().ask(question, lang=lang, current_lesson=current_lesson, weak_skills=weak_skills)

@@ -42,6 +42,12 @@ class Calibration:
         return float(self.threshold.get(f"cross:{form_key}", self.threshold.get("cross:*", NEVER)))
 
 
+def evidence(w_dense: float, cosine: float, coverage: float) -> float:
+    """How strongly a passage supports an answer, the number ``threshold[form]`` is compared with:
+    the form's fusion weight between the encoder's raw cosine and the BM25 coverage."""
+    return float(w_dense * cosine + (1.0 - w_dense) * coverage)
+
+
 def load_calibration(encoder_name: str | None, path: Path = CALIBRATION_FILE) -> Calibration:
     key = encoder_name or "bm25"
     if path.exists():

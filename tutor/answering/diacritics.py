@@ -12,7 +12,7 @@ passages) to 0.96 (bench/results/retrieval.md). Word matching keeps using the fo
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from tutor.answering.lexical import Terms
 from tutor.answering.normalise import fold, words

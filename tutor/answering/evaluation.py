@@ -8,18 +8,21 @@ of at most ``ALL_CANDIDATES_UP_TO`` passages), so a sweep over weights costs one
 
 from __future__ import annotations
 
+import datetime
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from tutor.answering.calibration import NEVER
+from tutor.answering.calibration import DEFAULT_W_DENSE, NEVER, Calibration, evidence, save_calibration
+from tutor.answering.encoders import Encoder
 from tutor.answering.fusion import fuse
-from tutor.answering.index import LessonIndex, Ranking
-
-if TYPE_CHECKING:
-    from tutor.answering.calibration import Calibration
+from tutor.answering.index import IndexSettings, LessonIndex, Ranking
+from tutor.answering.lexical import coverage
+from tutor.answering.library import load_squad
+from tutor.content.library import Library, load_library
 
 
 @dataclass
@@ -88,7 +91,9 @@ def lesson_ranking(s: Scored, w_dense: float, method: str = "minmax") -> tuple[n
     return ids, vals, int(order[0]) if len(order) else -1
 
 
-def ranking_metrics(scored: Iterable[Scored], lesson_ids: list[str], w_dense, method: str = "minmax", ks=(1, 3, 5), mrr_k: int = 10) -> dict:
+def ranking_metrics(
+    scored: Iterable[Scored], lesson_ids: list[str], w_dense, method: str = "minmax", ks=(1, 3, 5), mrr_k: int = 10
+) -> dict:
     """Recall@k and MRR@mrr_k over answerable questions. ``w_dense``: a float or {form_key: float}."""
     pos = {lid: i for i, lid in enumerate(lesson_ids)}
     hits = {k: 0 for k in ks}
@@ -97,8 +102,7 @@ def ranking_metrics(scored: Iterable[Scored], lesson_ids: list[str], w_dense, me
     for s in scored:
         if not s.relevant:
             continue
-        w = w_dense.get(s.form_key, w_dense.get("*", 0.5)) if isinstance(w_dense, dict) else w_dense
-        ids, _, _ = lesson_ranking(s, w, method)
+        ids, _, _ = lesson_ranking(s, _weight(w_dense, s.form_key), method)
         rel = {pos[r] for r in s.relevant if r in pos}
         first = next((rank for rank, li in enumerate(ids[:mrr_k].tolist(), 1) if li in rel), None)
         n += 1
@@ -116,9 +120,8 @@ def evidence_at(s: Scored, w_dense: float, method: str = "minmax") -> float:
     if not len(s.bm25):
         return 0.0
     _, _, top = lesson_ranking(s, w_dense, method)
-    coverage = float(s.bm25[top] / s.ideal_bm25) if s.ideal_bm25 > 0 else 0.0
     cos = float(s.dense[top]) if s.dense is not None and w_dense > 0 else 0.0
-    return w_dense * cos + (1.0 - w_dense) * coverage
+    return evidence(w_dense, cos, coverage(s.bm25[top], s.ideal_bm25))
 
 
 def percentile_ms(values: Sequence[float], p: float) -> float:
@@ -138,9 +141,10 @@ def answers(s: Scored, w: float, threshold: float, cross_threshold: float) -> bo
     return evidence_at(s, w) >= threshold or cross_evidence(s) >= cross_threshold
 
 
-def _weight(w_dense, form_key: str) -> float:
+def _weight(w_dense: float | dict[str, float], form_key: str) -> float:
+    """The fusion weight for a form, from one weight for all or ``{form_key: weight}``."""
     if isinstance(w_dense, dict):
-        return float(w_dense.get(form_key, w_dense.get("*", 0.5)))
+        return float(w_dense.get(form_key, w_dense.get("*", DEFAULT_W_DENSE)))
     return float(w_dense)
 
 
@@ -174,20 +178,20 @@ def best_threshold(pos: Sequence[float], neg: Sequence[float], objective: str = 
     (answerable ``pos`` answered, unanswerable ``neg`` abstained; ``objective="balanced"`` weighs
     the two groups equally instead); ties go to the lower threshold (answer more).
     Returns (threshold, objective value)."""
-    pos = np.sort(np.asarray(pos, dtype=np.float64))
-    neg = np.sort(np.asarray(neg, dtype=np.float64))
-    if not len(neg) or not len(pos):
+    answerable = np.sort(np.asarray(pos, dtype=np.float64))
+    unanswerable = np.sort(np.asarray(neg, dtype=np.float64))
+    if not len(unanswerable) or not len(answerable):
         return (0.0, float("nan"))
-    values = np.unique(np.concatenate([pos, neg]))
+    values = np.unique(np.concatenate([answerable, unanswerable]))
     cands = np.concatenate([[values[0] - 1e-6], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-6]])
     best = (cands[0], -1.0)
     for t in cands:
-        tpr = float((neg < t).mean())  # unanswerable abstained
-        tnr = float((pos >= t).mean())  # answerable answered
+        tpr = float((unanswerable < t).mean())  # unanswerable abstained
+        tnr = float((answerable >= t).mean())  # answerable answered
         if objective == "balanced":
             bal = (tpr + tnr) / 2
         else:
-            bal = (tpr * len(neg) + tnr * len(pos)) / (len(neg) + len(pos))
+            bal = (tpr * len(unanswerable) + tnr * len(answerable)) / (len(unanswerable) + len(answerable))
         if bal > best[1] + 1e-12:
             best = (float(t), bal)
     return best
@@ -222,20 +226,24 @@ def choose_weight(rows: list[dict], key=("recall_at_3", "mrr_at_10"), prior: flo
 FORMS = ("vi", "vi_nodiac", "en")
 
 
-def _build_content_index(content_dir, encoder, strict: bool, progress=True):
-    from tutor.answering.library import load_content
+def _method_and_weight(kind: str, encoder: Encoder | None, calibrated: float | dict[str, float]) -> tuple[str, float | dict[str, float]]:
+    """A method's label and its fusion weight: 0 for BM25 (or no encoder), 1 for the encoder alone,
+    else ``calibrated`` (a weight, or one per form)."""
+    if kind == "bm25" or encoder is None:
+        return "bm25", 0.0
+    return f"{kind}:{encoder.name}", 1.0 if kind == "dense" else calibrated
 
-    content = load_content(content_dir, strict=strict)
-    index = LessonIndex.build(content.lessons.values(), encoder, progress=progress)
-    return content, index
+
+def _build_content_index(content_dir: Path, encoder: Encoder | None, cache_dir: Path | None) -> tuple[Library, LessonIndex]:
+    library = load_library(content_dir)
+    index = LessonIndex.build(library.lessons.values(), encoder, cache_dir=cache_dir, progress=True)
+    return library, index
 
 
-def calibrate(scored: list[Scored], lesson_ids: list[str], encoder_name: str | None) -> tuple["Calibration", dict]:
+def calibrate(scored: list[Scored], lesson_ids: list[str], encoder_name: str | None) -> tuple[Calibration, dict]:
     """Fusion weight per form (best recall@3 + MRR@10) and abstention threshold per form (most
     questions handled right: answerable answered, unanswerable abstained), from scored questions.
     Forms are those of the detected language (what ``ask`` sees), not the labelled slice."""
-    from tutor.answering.calibration import Calibration
-
     has_dense = any(s.dense is not None for s in scored)
     report: dict = {"encoder": encoder_name, "forms": {}}
     weights: dict[str, float] = {}
@@ -288,17 +296,13 @@ def calibrate(scored: list[Scored], lesson_ids: list[str], encoder_name: str | N
     return cal, report
 
 
-def calibrate_on_content(content_dir, encoder, strict: bool = False, write: bool = True):
+def calibrate_on_content(content_dir: Path, encoder: Encoder | None, cache_dir: Path | None = None, write: bool = True):
     """Calibrate on the content's evaluation questions and (``write``) save calibration.json."""
-    import datetime
-
-    from tutor.answering.calibration import save_calibration
-
-    content, index = _build_content_index(content_dir, encoder, strict)
-    scored, lesson_ids = score_questions(index, content.questions)
+    library, index = _build_content_index(content_dir, encoder, cache_dir)
+    scored, lesson_ids = score_questions(index, library.eval_questions)
     cal, report = calibrate(scored, lesson_ids, encoder.name if encoder else None)
     cal.notes = {
-        "measured_on": f"content eval questions ({len(content.questions)}), {len(content.lessons)} lessons",
+        "measured_on": f"content eval questions ({len(library.eval_questions)}), {len(library.lessons)} lessons",
         "content_hash": index.content_hash,
         "date": datetime.date.today().isoformat(),
         "objective": "w_dense: max recall@3 + MRR@10 per detected form; threshold: max share of questions handled right",
@@ -309,25 +313,20 @@ def calibrate_on_content(content_dir, encoder, strict: bool = False, write: bool
     return cal, {"encoder": report["encoder"], "forms": slim, "written": write}
 
 
-def evaluate_content(content_dir, encoder, kind: str = "fused", k: int = 10, w_dense=None, strict: bool = False, limit=None) -> dict:
+def evaluate_content(
+    content_dir: Path, encoder: Encoder | None, kind: str = "fused", k: int = 10, w_dense=None, limit=None, cache_dir: Path | None = None
+) -> dict:
     """Per slice (vi, vi_nodiac, en): recall@1/3/5 and MRR of a labelled lesson; abstention
     precision/recall on the unanswerable questions; language detection accuracy; latency."""
-    from tutor.answering.answer import default_content_dir
-
-    content, index = _build_content_index(content_dir or default_content_dir(), encoder, strict)
-    questions = content.questions[:limit] if limit else content.questions
+    library, index = _build_content_index(content_dir, encoder, cache_dir)
+    questions = library.eval_questions[:limit] if limit else library.eval_questions
     scored, lesson_ids = score_questions(index, questions, method=kind)
     cal = index.calibration
-    if kind == "bm25" or encoder is None:
-        w = 0.0
-    elif kind == "dense":
-        w = 1.0
-    else:
-        w = w_dense if w_dense is not None else dict(cal.w_dense)
+    method, w = _method_and_weight(kind, encoder, w_dense if w_dense is not None else dict(cal.w_dense))
     out: dict = {
-        "method": kind if kind == "bm25" else f"{kind}:{encoder.name}",
+        "method": method,
         "w_dense": w,
-        "lessons": len(content.lessons),
+        "lessons": len(library.lessons),
         "passages": len(index.passages),
     }
     for sl in FORMS:
@@ -345,20 +344,16 @@ def evaluate_content(content_dir, encoder, kind: str = "fused", k: int = 10, w_d
     return out
 
 
-def evaluate_squad(path, encoder, kind: str = "fused", k: int = 10, w_dense=None, lang=None, limit=None, with_titles=False) -> dict:
+def evaluate_squad(
+    path: Path, encoder: Encoder | None, kind: str = "fused", k: int = 10, w_dense=None, lang=None, limit=None, with_titles=False,
+    cache_dir: Path | None = None,
+) -> dict:
     """Index a SQuAD file's paragraphs; recall@1/5 and MRR@k of each question's paragraph; latency."""
-    from tutor.answering.library import load_squad
-
     ss = load_squad(path, lang=lang, with_titles=with_titles)
-    index = LessonIndex.build(ss.lessons, encoder, progress=True)
+    index = LessonIndex.build(ss.paragraphs, encoder, settings=IndexSettings(languages=(ss.lang,)), cache_dir=cache_dir, progress=True)
     questions = ss.questions[:limit] if limit else ss.questions
     scored, lesson_ids = score_questions(index, questions, lang_of=lambda q: ss.lang, method=kind)
-    if kind == "bm25" or encoder is None:
-        w = 0.0
-    elif kind == "dense":
-        w = 1.0
-    else:
-        w = float(w_dense) if w_dense is not None else index.calibration.weight(ss.lang)
+    method, w = _method_and_weight(kind, encoder, float(w_dense) if w_dense is not None else index.calibration.weight(ss.lang))
     m = ranking_metrics(scored, lesson_ids, w, ks=(1, 5), mrr_k=k)
     times = [s.search_ms for s in scored]
     return {
@@ -368,9 +363,9 @@ def evaluate_squad(path, encoder, kind: str = "fused", k: int = 10, w_dense=None
         "n_questions": m["n_questions"],
         "p50_ms": percentile_ms(times, 50),
         "p95_ms": percentile_ms(times, 95),
-        "method": kind if kind == "bm25" else f"{kind}:{encoder.name}",
+        "method": method,
         "w_dense": w,
         "lang": ss.lang,
-        "paragraphs": len(ss.lessons),
+        "paragraphs": len(ss.paragraphs),
         "passages": len(index.passages),
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 RRF_K = 60.0
-METHODS = ("minmax", "rrf")
 
 
 def minmax(x: np.ndarray) -> np.ndarray:

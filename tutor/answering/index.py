@@ -1,7 +1,8 @@
 """The lesson index: passages matched by words (BM25) and by meaning (faiss), one fused ranking.
 
 Build it once at start-up (``LessonIndex.build``); passage vectors are cached under
-``cache_dir/<encoder>/<content hash>.npz`` (default ``var/index-cache/``), the hash covering every
+``cache_dir/<encoder>/<content hash>.npz`` (the caller's choice; the service and the CLI use
+``TUTOR_INDEX_CACHE``, else ``<var>/index-cache/``), the hash covering every
 passage's text, the splitting settings and this module's ``PIPELINE_VERSION``. A cache miss still
 reuses the vectors of unchanged passages from earlier cache files of the same encoder, so editing
 one lesson re-embeds only that lesson. ``add_or_replace_lesson`` updates a live index at once.
@@ -18,24 +19,26 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import faiss
 import numpy as np
+from tqdm import tqdm
 
 from tutor.answering.calibration import Calibration, load_calibration
 from tutor.answering.diacritics import DiacriticRestorer
 from tutor.answering.encoders import Encoder
 from tutor.answering.fusion import fuse
 from tutor.answering.language import QueryForm, detect_form
-from tutor.answering.lexical import LexicalIndex, Terms, analyse
+from tutor.answering.lexical import LexicalIndex, Terms, analyse, coverage
 from tutor.answering.normalise import fold, normalise
-from tutor.answering.passages import MAX_WORDS, OVERLAP_WORDS, Passage, split_lesson
+from tutor.answering.passages import MAX_WORDS, OVERLAP_WORDS, Document, Passage, split_lesson
+from tutor.content.library import LANGUAGES
 
 PIPELINE_VERSION = "retrieval-1"
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "index-cache"
 ALL_CANDIDATES_UP_TO = 5000  # below this many passages every passage is scored; above, the union of top lists
 TOP_PER_SIDE = 200  # BM25 candidates for a large index
 DENSE_TOP = 100  # nearest vectors (per form) for a large index
@@ -43,10 +46,6 @@ CACHE_FILES_KEPT = 16  # per encoder: the newest content versions
 HNSW_ABOVE = 20_000  # vectors; above this the dense side is searched with HNSW (approximate) instead of exactly
 
 _TEXT, _FOLDED = 0, 1
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("TUTOR_INDEX_CACHE", DEFAULT_CACHE_DIR))
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,10 @@ class IndexSettings:
     k1: float = 1.2
     b: float = 0.75
     fusion: str = "minmax"
+    languages: tuple[str, ...] = LANGUAGES  # a document is read in those of these it is written in (XQuAD: its own)
 
     def key(self) -> str:
+        """The splitting settings in the cache hash (``languages`` is not: passage ids carry their language)."""
         return f"{PIPELINE_VERSION}|{self.max_words}|{self.overlap_words}|{int(self.dense_folded)}|{int(self.restore_diacritics)}"
 
 
@@ -79,10 +80,8 @@ class Ranking:
 
     @property
     def coverage(self) -> float:
-        """BM25 of the best passage over the ideal score: about 1 when every question word is found."""
-        if not self.passages or self.ideal_bm25 <= 0:
-            return 0.0
-        return float(self.bm25[0] / self.ideal_bm25)
+        """The best passage's BM25 coverage (``lexical.coverage``)."""
+        return coverage(self.bm25[0], self.ideal_bm25) if self.passages else 0.0
 
     @property
     def top_dense(self) -> float:
@@ -90,7 +89,7 @@ class Ranking:
 
 
 def _entry_key(form: int, text: str) -> str:
-    return hashlib.sha1(f"{form}\x00{text}".encode("utf-8")).hexdigest()
+    return hashlib.sha1(f"{form}\x00{text}".encode()).hexdigest()
 
 
 class LessonIndex:
@@ -120,6 +119,9 @@ class LessonIndex:
         self.content_hash = ""
         self.build_stats: dict[str, Any] = {}
         self._entry_memo: dict[Passage, list[tuple[int, str, str]]] = {}
+        self._terms_by_key: dict[tuple[str, str], Terms] = {}
+        self._vi_vocab: frozenset[str] = frozenset()
+        self._en_vocab: frozenset[str] = frozenset()
         self.restorer: DiacriticRestorer | None = None
 
     # ---------------------------------------------------------------- building
@@ -127,24 +129,26 @@ class LessonIndex:
     @classmethod
     def build(
         cls,
-        lessons: Iterable[Any],
+        lessons: Iterable[Document],
         encoder: Encoder | None,
         settings: IndexSettings = IndexSettings(),
-        cache_dir: Path | str | None = "default",
+        cache_dir: Path | str | None = None,
         progress: Callable[[int, int], None] | bool | None = None,
         calibration: Calibration | None = None,
-    ) -> "LessonIndex":
-        """An index of ``lessons`` (``tutor.content.library.Lesson`` or alike).
+    ) -> LessonIndex:
+        """An index of ``lessons`` (``tutor.content.library.Lesson``, or any ``passages.Document``).
 
-        ``cache_dir="default"`` means ``$TUTOR_INDEX_CACHE`` or ``var/index-cache/``; ``None``
-        disables the cache. ``progress=True`` shows a tqdm bar while passages are embedded.
+        ``encoder=None``: BM25 alone. ``cache_dir=None`` disables the vector cache.
+        ``progress=True`` shows a tqdm bar while passages are embedded.
         """
-        if cache_dir == "default":
-            cache_dir = default_cache_dir()
         index = cls(encoder, settings, Path(cache_dir) if cache_dir else None, calibration)
-        passages = [p for lesson in lessons for p in split_lesson(lesson, settings.max_words, settings.overlap_words)]
+        passages = [p for lesson in lessons for p in index._split(lesson)]
         index._set_passages(passages, progress=progress)
         return index
+
+    def _split(self, lesson: Document) -> list[Passage]:
+        st = self.settings
+        return split_lesson(lesson, st.max_words, st.overlap_words, st.languages)
 
     def _entries_of(self, p: Passage) -> list[tuple[int, str, str]]:
         """(form, text to embed, entry key) of a passage; remembered, so updates only do new ones."""
@@ -231,8 +235,6 @@ class LessonIndex:
                 bar = None
                 cb = None
                 if progress is True:
-                    from tqdm import tqdm
-
                     bar = tqdm(total=len(todo), desc=f"embedding passages ({self.encoder.name})", unit="passage")
                     cb = bar.update
                 elif callable(progress):
@@ -258,10 +260,10 @@ class LessonIndex:
         else:
             vectors = np.zeros((0, 0), dtype=np.float32)
         t_embed = time.perf_counter() - t0
-        old_terms: dict = getattr(self, "_terms_by_key", {})
+        old_terms = self._terms_by_key
         terms = [old_terms.get((p.lang, k)) or analyse(p.index_text, p.lang) for p, k in zip(passages, p_keys)]
         lexical = LexicalIndex(terms, k1=self.settings.k1, b=self.settings.b)
-        faiss_index = None
+        faiss_index: Any = None
         if self.encoder and len(vectors):
             if len(vectors) > HNSW_ABOVE:  # exact search costs ~50 ms at 150k vectors; HNSW ~0.3 ms
                 faiss_index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
@@ -321,7 +323,7 @@ class LessonIndex:
 
     # ---------------------------------------------------------------- updating
 
-    def add_or_replace_lesson(self, lesson: Any) -> dict[str, Any]:
+    def add_or_replace_lesson(self, lesson: Document) -> dict[str, Any]:
         """Put a lesson in the live index (replacing the one with the same id); it is searchable on return.
 
         Only the lesson's own passages are embedded; word matching (and, above ``HNSW_ABOVE``
@@ -329,7 +331,7 @@ class LessonIndex:
         passages (bench/results/retrieval.md). Questions are answered from the previous index
         until the new one is swapped in.
         """
-        new = split_lesson(lesson, self.settings.max_words, self.settings.overlap_words)
+        new = self._split(lesson)
         with self._update_lock:  # one update at a time; questions keep using the old index meanwhile
             with self._lock:
                 keep = [p for p in self.passages if p.lesson_id != lesson.id]
@@ -337,19 +339,10 @@ class LessonIndex:
             self._set_passages(keep + new, reuse=reuse)  # swaps the new index in under the lock
             return dict(self.build_stats, lesson=lesson.id, lesson_passages=len(new))
 
-    def remove_lesson(self, lesson_id: str) -> None:
-        with self._update_lock:
-            with self._lock:
-                keep = [p for p in self.passages if p.lesson_id != lesson_id]
-                reuse = {k: self._vectors[e] for e, k in enumerate(self._entry_keys)} if self.encoder else {}
-            self._set_passages(keep, reuse=reuse)
-
     # ---------------------------------------------------------------- searching
 
     def form_of(self, question: str, lang: str | None = None, hint: str | None = None) -> QueryForm:
         """The question's form: ``lang`` forces it; otherwise detected (``hint`` settles ties)."""
-        if not self.passages:
-            return detect_form(question, lang, hint=hint)
         return detect_form(question, lang, self._vi_vocab, self._en_vocab, hint=hint)
 
     def dense_text(self, question: str, form: QueryForm) -> str:
@@ -358,12 +351,6 @@ class LessonIndex:
         if form.nodiac and self.restorer is not None and len(self.restorer):
             return self.restorer.restore(question)
         return normalise(question)
-
-    def encode_question(self, question: str, form: QueryForm | None = None) -> np.ndarray | None:
-        if not self.encoder:
-            return None
-        form = form or self.form_of(question)
-        return self.encoder.queries([self.dense_text(question, form)])[0]
 
     def search(
         self,

@@ -53,7 +53,7 @@ def detect_form(
         return QueryForm(lang, nodiac=(lang == "vi" and not has_diacritics(question)))
     if looks_vietnamese_with_diacritics(question):
         return QueryForm("vi", nodiac=False)
-    vi_votes = en_votes = 0
+    vi_votes = en_votes = 0.0
     for w in (fold(t) for t in words(question)):
         in_vi = w in VI_COMMON_FOLDED or w in vi_vocabulary
         in_en = w in _EN_STOP or w in en_vocabulary

@@ -39,7 +39,7 @@ _stemmers: dict[str, object] = {}
 def _stemmer(lang: str):
     if lang not in _stemmers:
         try:
-            import Stemmer
+            import Stemmer  # lazy and optional: without PyStemmer, words are matched whole
 
             _stemmers[lang] = Stemmer.Stemmer(_STEMMER_NAMES[lang]) if lang in _STEMMER_NAMES else None
         except ImportError:  # PyStemmer missing: match whole words
@@ -84,6 +84,12 @@ def analyse(text: str, lang: str) -> Terms:
         exact = stemmer.stemWords(kept) if stemmer and kept else kept
         folded = [fold(t) for t in kept]
     return Terms(tuple(exact), tuple(folded))
+
+
+def coverage(bm25: float, ideal: float) -> float:
+    """A passage's BM25 score over the question's ideal score (``LexicalIndex.ideal_score``): about
+    1 when every question word is found, low for a question on a topic the library lacks."""
+    return float(bm25 / ideal) if ideal > 0 else 0.0
 
 
 class _Field:
@@ -140,6 +146,3 @@ class LexicalIndex:
 
     def idf(self, token: str, field: str = "folded") -> float:
         return self._fields[field].idf(token) if self._fields else 0.0
-
-    def vocabulary(self, field: str) -> set[str]:
-        return set(self._fields[field].vocab) if self._fields else set()

@@ -5,21 +5,63 @@ Sections longer than ``MAX_WORDS`` are cut at sentence or list-item boundaries i
 most ``MAX_WORDS`` words, each new piece starting with the last ``OVERLAP_WORDS`` words' worth of
 sentences of the previous one. The lesson's objectives form one more passage (``section = -1``).
 Text is NFC and stripped of Markdown emphasis for matching and display.
+
+What is split is a :class:`Document`: a ``tutor.content.library.Lesson`` is one, and so is a
+``library.Page`` (a SQuAD paragraph, a benchmark's generated passage), which is not a lesson and
+may be written in one language only.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Protocol
 
 from tutor.answering.normalise import nfc
+from tutor.content.library import LANGUAGES
 
 MAX_WORDS = 160
 OVERLAP_WORDS = 40
-LANGUAGES = ("vi", "en")
 OBJECTIVES_SECTION = -1
 _HEADINGS_OBJECTIVES = {"vi": "Mục tiêu bài học", "en": "Lesson objectives"}
+
+
+class Localised(Protocol):
+    """A text by language; empty (or None) for a language the document is not written in."""
+
+    def get(self, lang: str, /) -> str | None: ...
+
+
+class LocalisedList(Protocol):
+    def get(self, lang: str, /) -> Sequence[str] | None: ...
+
+
+class DocumentSection(Protocol):
+    @property
+    def heading(self) -> Localised: ...
+
+    @property
+    def body(self) -> Localised: ...
+
+
+class Document(Protocol):
+    """What the index reads of a lesson, so that texts that are not lessons can be indexed too."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def skills(self) -> Sequence[str]: ...
+
+    @property
+    def title(self) -> Localised: ...
+
+    @property
+    def objectives(self) -> LocalisedList: ...
+
+    @property
+    def sections(self) -> Sequence[DocumentSection]: ...
 
 
 @dataclass(frozen=True)
@@ -123,40 +165,27 @@ def chunk_text(text: str, max_words: int = MAX_WORDS, overlap_words: int = OVERL
     return ["\n".join(p) for p in pieces if p]
 
 
-def _get(text_pair: Any, lang: str) -> str:
-    if text_pair is None:
-        return ""
-    if isinstance(text_pair, dict):
-        return text_pair.get(lang) or ""
-    return getattr(text_pair, lang, "") or ""
+def lesson_languages(doc: Document, languages: Sequence[str] = LANGUAGES) -> tuple[str, ...]:
+    """Those of ``languages`` the document is written in (a title or a section body in it)."""
+    return tuple(lang for lang in languages if doc.title.get(lang) or any(s.body.get(lang) for s in doc.sections))
 
 
-def lesson_languages(lesson: Any) -> tuple[str, ...]:
-    langs = getattr(lesson, "languages", None)
-    if langs:
-        return tuple(langs)
-    return tuple(lang for lang in LANGUAGES if _get(lesson.title, lang) or any(_get(s.body, lang) for s in lesson.sections))
-
-
-def split_lesson(lesson: Any, max_words: int = MAX_WORDS, overlap_words: int = OVERLAP_WORDS) -> list[Passage]:
-    """The passages of a lesson (a ``tutor.content.library.Lesson`` or anything shaped like one)."""
+def split_lesson(
+    doc: Document, max_words: int = MAX_WORDS, overlap_words: int = OVERLAP_WORDS, languages: Sequence[str] = LANGUAGES
+) -> list[Passage]:
+    """The passages of a lesson (or any :class:`Document`) in each of ``languages`` it is written in."""
     out: list[Passage] = []
-    skills = tuple(getattr(lesson, "skills", ()) or ())
-    for lang in lesson_languages(lesson):
-        title = clean_markdown(_get(lesson.title, lang))
-        objectives = getattr(lesson, "objectives", None)
-        items = _get(objectives, lang) if objectives is not None else []
+    skills = tuple(doc.skills)
+    for lang in lesson_languages(doc, languages):
+        title = clean_markdown(doc.title.get(lang) or "")
+        items = doc.objectives.get(lang) or []
         if items:
             body = "\n".join(f"- {clean_markdown(o)}" for o in items)
             for c, piece in enumerate(chunk_text(body, max_words, overlap_words)):
-                out.append(Passage(lesson.id, lang, OBJECTIVES_SECTION, c, title, _HEADINGS_OBJECTIVES.get(lang, ""), piece, skills))
-        for s_idx, section in enumerate(lesson.sections):
-            body = clean_markdown(_get(section.body, lang))
-            heading = clean_markdown(_get(section.heading, lang))
+                out.append(Passage(doc.id, lang, OBJECTIVES_SECTION, c, title, _HEADINGS_OBJECTIVES.get(lang, ""), piece, skills))
+        for s_idx, section in enumerate(doc.sections):
+            body = clean_markdown(section.body.get(lang) or "")
+            heading = clean_markdown(section.heading.get(lang) or "")
             for c, piece in enumerate(chunk_text(body, max_words, overlap_words)):
-                out.append(Passage(lesson.id, lang, s_idx, c, title, heading, piece, skills))
+                out.append(Passage(doc.id, lang, s_idx, c, title, heading, piece, skills))
     return out
-
-
-def split_lessons(lessons: Iterable[Any], **kw) -> list[Passage]:
-    return [p for lesson in lessons for p in split_lesson(lesson, **kw)]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from tutor.content.yaml_lines import line_of, read_yaml
 from tutor.errors import Invalid
@@ -43,7 +44,7 @@ class TextList(Strict):
     en: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def same_length(self) -> "TextList":
+    def same_length(self) -> TextList:
         if len(self.vi) != len(self.en):
             raise ValueError(f"vi has {len(self.vi)} entries but en has {len(self.en)}: translate each one")
         if any(not s.strip() for s in self.vi + self.en):
@@ -108,7 +109,7 @@ class Item(Strict):
     explanation: Text
 
     @model_validator(mode="after")
-    def correct_is_an_option(self) -> "Item":
+    def correct_is_an_option(self) -> Item:
         n = len(self.options.vi)
         if not 2 <= n <= 6:
             raise ValueError(f"an item needs 2 to 6 options, this one has {n}")
@@ -166,7 +167,7 @@ class ContentError(Invalid):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def _describe(err: dict) -> str:
+def _describe(err: ErrorDetails) -> str:
     where = ".".join(str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "missing":
@@ -299,7 +300,9 @@ def _check_framework(fw: Framework, shown: str, lines: dict) -> list[Problem]:
     bands = {b.id for b in fw.bands}
     ids: set[str] = set()
     for i, s in enumerate(fw.skills):
-        at = lambda *k: line_of(lines, ("skills", i, *k))  # noqa: E731
+        def at(*k: object, i: int = i) -> int:
+            return line_of(lines, ("skills", i, *k))
+
         if s.id in ids:
             problems.append(Problem(shown, at("id"), f"skills.{i}.id: duplicate skill id {s.id!r}"))
         ids.add(s.id)

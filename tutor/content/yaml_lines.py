@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+
 def load_with_lines(text: str) -> tuple[object, dict[tuple, int]]:
     """Parse YAML; return the data and a map from key path (tuple of keys/indices) to 1-based line."""
     lines: dict[tuple, int] = {}

@@ -3,10 +3,10 @@ learning-record-store door for platforms that speak xAPI)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-import uuid
 from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -45,17 +45,21 @@ class AnswerEvent(BaseModel):
     attempt: int | None = Field(None, ge=1, le=1_000)
 
     @model_validator(mode="after")
-    def one_grade_and_a_target(self) -> "AnswerEvent":
+    def one_grade_and_a_target(self) -> AnswerEvent:
         if (self.correct is None) == (self.score is None):
             raise ValueError("give exactly one of `correct` (true/false) or `score` (0 to 1)")
         if self.item_id is None and self.skill_ids is None:
             raise ValueError("give `item_id` or `skill_ids` so the answer can be tied to skills")
-        if as_utc(self.timestamp) > datetime.now(timezone.utc) + MAX_FUTURE:
+        if as_utc(self.timestamp) > datetime.now(UTC) + MAX_FUTURE:
             raise ValueError("`timestamp` is more than a day in the future")
         return self
 
     def grade(self) -> float:
-        return float(self.correct) if self.score is None else self.score
+        if self.score is not None:
+            return self.score
+        if self.correct is None:  # one_grade_and_a_target makes sure one of the two is given
+            raise TypeError("an answer needs `correct` or `score`")
+        return float(self.correct)
 
 
 class EventBatch(BaseModel):
@@ -78,7 +82,7 @@ class EventBatchResult(BaseModel):
 def retention_horizon(runtime) -> datetime | None:
     """Answers at or before this time are refused: their raw events would already have been folded and deleted."""
     days = runtime.settings.privacy.retention_days
-    return None if days is None else datetime.now(timezone.utc) - timedelta(days=days)
+    return None if days is None else datetime.now(UTC) - timedelta(days=days)
 
 
 def skills_of(event: AnswerEvent, index: int, library: Library, errors: list[dict]) -> tuple[str, ...]:
@@ -89,9 +93,10 @@ def skills_of(event: AnswerEvent, index: int, library: Library, errors: list[dic
         if unknown:
             errors.append({"type": "unknown_skill", "loc": (*loc, "skill_ids"), "msg": f"unknown skill id(s) {', '.join(unknown)}; see GET /v1/skills", "input": event.skill_ids})
         return tuple(dict.fromkeys(event.skill_ids))
-    found = library.items.get(event.item_id)
+    found = library.items.get(event.item_id) if event.item_id is not None else None
     if found is None:
-        errors.append({"type": "unknown_item", "loc": (*loc, "item_id"), "msg": f"unknown item {event.item_id!r}; give `skill_ids` for items outside the library", "input": event.item_id})
+        errors.append({"type": "unknown_item", "loc": (*loc, "item_id"), "input": event.item_id,
+                       "msg": f"unknown item {event.item_id!r}; give `skill_ids` for items outside the library"})
         return ()
     return tuple(found[1].skills)
 
@@ -116,7 +121,8 @@ def post_events(
         skills = skills_of(e, i, library, errors)
         if horizon is not None and as_utc(e.timestamp) <= horizon:
             errors.append({"type": "too_old", "loc": ("body", "events", i, "timestamp"), "input": e.timestamp.isoformat(),
-                           "msg": f"older than the retention period ({runtime.settings.privacy.retention_days} days): raw events that old are no longer kept, so it cannot be applied"})
+                           "msg": f"older than the retention period ({runtime.settings.privacy.retention_days} days): "
+                                  "raw events that old are no longer kept, so it cannot be applied"})
         prepared.append(
             LearnerEvent(
                 event_id=e.event_id, learner=runtime.pseudonym(e.learner_id), kind="answer", occurred_at=as_utc(e.timestamp),

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutor.tracing import bkt
-from tutor.tracing.artefacts import MasteryModel
+from tutor.clock import as_utc, utcnow
 from tutor.store.bulk_writes import insert_events, insert_learners, upsert_mastery
 from tutor.store.tables import Event, Mastery
-from tutor.clock import as_utc, utcnow
+from tutor.tracing.artefacts import MasteryModel
+from tutor.tracing.equations import update
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def _replay(session: Session, learner: str, skill: str, model: MasteryModel, bas
     for skills, score, occurred in rows:
         occurred = as_utc(occurred)
         if skill in skills and (base_until is None or occurred > base_until):
-            p, n, last = bkt.update(p, score, model.params(skill)), n + 1, occurred
+            p, n, last = update(p, score, model.params(skill)), n + 1, occurred
     return p, n, last
 
 
@@ -134,8 +134,10 @@ def apply_answers(session: Session, answers: list[LearnerEvent], model: MasteryM
                     changed[key] = _replay(session, learner, skill, model, (row.base_p, row.base_n, as_utc(row.base_until)))
                     replayed.add(key)
                     continue
+                if e.score is None:  # events of kind "answer" are always made with a grade
+                    raise TypeError(f"answer event {e.event_id!r} has no score")
                 p, n, last = changed.get(key) or ((row.p_mastered, row.n_observations, as_utc(row.last_event_at)) if row else (model.params(skill).prior, 0, None))
-                changed[key] = (bkt.update(p, e.score, model.params(skill)), n + 1, max(filter(None, (last, e.occurred_at))))
+                changed[key] = (update(p, e.score, model.params(skill)), n + 1, max(filter(None, (last, e.occurred_at))))
     upsert_mastery(
         session,
         [

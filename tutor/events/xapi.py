@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -81,6 +81,17 @@ class Statement(BaseModel):
     timestamp: datetime | None = None
 
 
+class _EventBase(TypedDict):
+    """The fields every event made from a statement shares."""
+
+    event_id: str
+    learner: str
+    occurred_at: datetime
+    source: str
+    verb: str
+    duration_seconds: float | None
+
+
 Statements = Annotated[list[Statement], BeforeValidator(lambda v: [v] if isinstance(v, dict) else v)]
 
 
@@ -92,6 +103,8 @@ def _seconds(duration: str | None) -> float | None:
     if not duration:
         return None
     m = _DURATION.match(duration)
+    if m is None:  # Result.duration is validated against the same pattern
+        raise ValueError(f"not an ISO 8601 duration: {duration!r}")
     parts = {k: float(v) for k, v in m.groupdict().items() if v}
     return parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
 
@@ -109,8 +122,8 @@ def to_event(statement: Statement, learner: str, library: Library, received: dat
     verb = _last_segment(statement.verb.id)
     target = _last_segment(statement.object.id)
     when = statement.timestamp or received
-    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
-    base = dict(
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    base = _EventBase(
         event_id=str(statement.id), learner=learner, occurred_at=when, source="xapi", verb=verb,
         duration_seconds=_seconds(statement.result.duration if statement.result else None),
     )

@@ -87,7 +87,9 @@ def revoke_key(prefix: str, session: SessionDep, caller: Admin) -> KeyInfo:
         raise NotFound(f"No active key with prefix {prefix!r}.")
     audit.record(session, caller.label, "key.revoke", prefix)
     session.commit()
-    return KeyInfo(**_info(session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))))
+    client = session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
+    assert client is not None  # revoke() has just found it
+    return KeyInfo(**_info(client))
 
 
 @router.get("/audit", response_model=list[AuditOut], summary="Recent admin actions, newest first")

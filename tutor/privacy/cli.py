@@ -19,7 +19,19 @@ from tutor.store.database import make_engine, make_sessions, upgrade
 from tutor.store.tables import ApiClient
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-Scope = Enum("Scope", {name: name for name in SCOPES}, type=str)
+
+
+class Scope(str, Enum):
+    """The scopes of `SCOPES`, as typer choices."""
+
+    platform = "platform"
+    learner = "learner"
+    researcher = "researcher"
+    admin = "admin"
+
+
+if [s.value for s in Scope] != list(SCOPES):
+    raise RuntimeError(f"tutor.privacy.cli.Scope is out of step with SCOPES: {', '.join(SCOPES)}")
 
 
 def _sessions():

@@ -6,14 +6,14 @@ import hashlib
 import secrets
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutor.store.tables import ApiClient
 from tutor.clock import as_utc, utcnow
 from tutor.errors import Invalid, NotFound
+from tutor.store.tables import ApiClient
 
 SCOPES = {
     "platform": "send events, read mastery and recommendations",

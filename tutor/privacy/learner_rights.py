@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
-from tutor.tracing import bkt
-from tutor.tracing.artefacts import MasteryModel
-
-from tutor.store.tables import ApiClient, Erasure, Event, Learner, Mastery
 from tutor.clock import as_utc, utcnow
+from tutor.store.tables import ApiClient, Erasure, Event, Learner, Mastery
+from tutor.tracing.artefacts import MasteryModel
+from tutor.tracing.equations import update
 
 EVENT_FIELDS = ("event_id", "kind", "item_id", "lesson_id", "skills", "score", "occurred_at", "duration_seconds", "attempt", "source", "verb", "skip_reason", "received_at")
 MASTERY_FIELDS = ("skill_id", "p_mastered", "n_observations", "updated_at", "last_event_at")
@@ -46,7 +46,7 @@ def erase(session: Session, learner: str) -> int | None:
         return None
     rows = 0
     for table, column in ((Event, Event.learner_id), (Mastery, Mastery.learner_id), (ApiClient, ApiClient.learner_id), (Learner, Learner.id)):
-        rows += session.execute(delete(table).where(column == learner)).rowcount
+        rows += cast(CursorResult, session.execute(delete(table).where(column == learner))).rowcount  # a DELETE's result is a CursorResult
     session.add(Erasure(rows=rows))
     return rows
 
@@ -74,11 +74,11 @@ def apply_retention(session: Session, model: MasteryModel, days: int, now: datet
             base_until = as_utc(m.base_until)
             for skills, score, occurred in old:
                 if m.skill_id in skills and (base_until is None or as_utc(occurred) > base_until):
-                    p, n = bkt.update(p, score, params), n + 1
+                    p, n = update(p, score, params), n + 1
             m.base_p, m.base_n, m.base_until = p, n, horizon
-        deleted += session.execute(delete(Event).where(Event.learner_id == learner, Event.occurred_at <= horizon)).rowcount
+        deleted += cast(CursorResult, session.execute(delete(Event).where(Event.learner_id == learner, Event.occurred_at <= horizon))).rowcount
     return deleted
 
 
 def erasure_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Erasure))
+    return session.scalar(select(func.count()).select_from(Erasure)) or 0  # a count always has a row

@@ -85,13 +85,13 @@ def _out(rec: Recommendation, rank: int, runtime: Runtime, lang: str, max_items:
 
 
 def next_steps(
-    runtime: Runtime, session: Session, caller: Caller, learner_id: str, goal: str | None, n: int, lang: str, kind: str,
+    runtime: Runtime, session: Session, caller: Caller, learner_id: str, goal: str | None, n: int, lang: str, kind: Literal["lesson", "item"],
     allowed: list[str] | None, where: str,
 ) -> NextOut:
     learner = learner_for(runtime, caller, learner_id)
     recommender, placement_cfg = runtime.recommender, runtime.settings.placement
     library, model = runtime.library, runtime.model
-    errors = []
+    errors: list[dict[str, object]] = []
     try:
         goal_obj = recommender.goal(library, model, goal)
     except GoalError as exc:
@@ -103,7 +103,8 @@ def next_steps(
             errors.append({"type": "empty_allowed", "loc": (where, "allowed"), "msg": "allowed is empty; give at least one lesson id, or leave it out", "input": allowed})
         elif unknown:
             shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-            errors.append({"type": "unknown_lesson", "loc": (where, "allowed"), "msg": f"unknown lesson id(s) {shown}; see GET /v1/skills for each skill's lessons", "input": unknown[:10]})
+            errors.append({"type": "unknown_lesson", "loc": (where, "allowed"), "input": unknown[:10],
+                           "msg": f"unknown lesson id(s) {shown}; see GET /v1/skills for each skill's lessons"})
     if errors:
         raise RequestValidationError(errors)
     now = utcnow()
@@ -177,7 +178,7 @@ class PlacementAnswerIn(BaseModel):
     answered_at: datetime | None = Field(None, description="When the learner answered (UTC when no zone is given); default: now.")
 
     @model_validator(mode="after")
-    def all_or_nothing(self) -> "PlacementAnswerIn":
+    def all_or_nothing(self) -> PlacementAnswerIn:
         given = [self.answer_id is not None, self.item_id is not None, self.correct is not None]
         if any(given) and not all(given):
             raise ValueError("give answer_id, item_id and correct together (or none of them to start or resume the quiz)")
@@ -232,10 +233,13 @@ def post_placement(
     submitted = None
     if body is not None and body.answer_id is not None:
         if body.item_id not in library.items:
-            raise RequestValidationError([{"type": "unknown_item", "loc": ("body", "item_id"), "msg": f"unknown item {body.item_id!r}; answer an item of the library (the quiz's next_item)", "input": body.item_id}])
+            raise RequestValidationError([{"type": "unknown_item", "loc": ("body", "item_id"), "input": body.item_id,
+                                           "msg": f"unknown item {body.item_id!r}; answer an item of the library (the quiz's next_item)"}])
         at = as_utc(body.answered_at or now)
         if at > now + MAX_FUTURE:
-            raise RequestValidationError([{"type": "future", "loc": ("body", "answered_at"), "msg": "`answered_at` is more than a day in the future", "input": str(body.answered_at)}])
+            raise RequestValidationError([{"type": "future", "loc": ("body", "answered_at"), "input": str(body.answered_at),
+                                           "msg": "`answered_at` is more than a day in the future"}])
+        assert body.correct is not None  # all_or_nothing: given together with answer_id
         submitted = (body.answer_id, body.item_id, body.correct, at)
     step = answer(session, learner, library, runtime.placement_model(), now, submitted)
     session.commit()

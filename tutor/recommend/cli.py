@@ -6,7 +6,6 @@ import json
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -27,12 +26,12 @@ def simulate_command(
     learners: int = typer.Option(2000, min=1, help="Number of simulated learners."),
     seed: int = typer.Option(0, help="Seed of the learner population and of their answers (same seed = same learners for every policy)."),
     budget: int = typer.Option(200, min=1, help="Step budget per learner (one step = one lesson studied and its items answered)."),
-    goal: Optional[str] = typer.Option(None, help="Competence (4.2), domain (4), band (basic) or comma-separated skill ids; default: basic."),
+    goal: str | None = typer.Option(None, help="Competence (4.2), domain (4), band (basic) or comma-separated skill ids; default: basic."),
     placement: bool = typer.Option(False, help="ours only: take the placement quiz first (its items are reported apart, not as steps)."),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), min=1, help="Worker processes."),
-    content: Optional[Path] = typer.Option(None, help="Content folder (default: $TUTOR_CONTENT_DIR or content/)."),
-    models: Optional[Path] = typer.Option(None, help="Models folder whose `active` names the artefact (default: $TUTOR_MODELS_DIR or models/)."),
-    out: Optional[Path] = typer.Option(None, help="Also write the JSON here."),
+    content: Path | None = typer.Option(None, help="Content folder (default: $TUTOR_CONTENT_DIR or content/)."),
+    models: Path | None = typer.Option(None, help="Models folder whose `active` names the artefact (default: $TUTOR_MODELS_DIR or models/)."),
+    out: Path | None = typer.Option(None, help="Also write the JSON here."),
 ):
     """Simulate learners until they master the goal or run out of budget; print the summary as JSON."""
     settings = load_settings()

@@ -39,19 +39,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy.dialects import postgresql, sqlite
-from threadpoolctl import ThreadpoolController
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from threadpoolctl import ThreadpoolController
 
-from tutor.tracing.artefacts import MasteryModel
-from tutor.content.library import Library
-from tutor.recommend.policy import PlacementProgress, item_guess_slip
 from tutor.clock import as_utc
+from tutor.content.library import Library
 from tutor.errors import Conflict, Invalid
+from tutor.recommend.policy import PlacementProgress, item_guess_slip
 from tutor.store.bulk_writes import insert_events, insert_learners
 from tutor.store.tables import Event, Mastery
+from tutor.tracing.artefacts import MasteryModel
+from tutor.tracing.equations import sigmoid
 
 SOURCE = "placement"
 
@@ -62,15 +63,15 @@ class PlacementConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_items: int = Field(12, ge=1)
-    min_information_bits: float = 0.02
-    ability_points: int = Field(33, ge=3, description="grid of abilities z from -4 to 4")
-    profiles_per_point: int = Field(128, ge=8)
-    ability_sd: float = 1.0
-    leak: float = Field(0.02, ge=0.0, lt=1.0)
-    seed: int = 20261123
-    clip: float = Field(0.01, ge=0.0, lt=0.5, description="written marginals lie in [clip, 1 - clip]")
-    difficulty_slope: float = 1.0
+    max_items: int = Field(12, ge=1, description="Most questions the placement quiz asks.")
+    min_information_bits: float = Field(0.02, description="The quiz ends when the best next question would tell less than this (bits).")
+    ability_points: int = Field(33, ge=3, description="Grid of abilities z from -4 to 4 behind the knowledge profiles.")
+    profiles_per_point: int = Field(128, ge=8, description="Knowledge profiles drawn per ability point.")
+    ability_sd: float = Field(1.0, description="How strongly ability moves each skill's chance of being known (logit scale).")
+    leak: float = Field(0.02, ge=0.0, lt=1.0, description="Chance a skill is known although a prerequisite is not.")
+    seed: int = Field(20261123, description="Seed of the drawn profiles (the same quiz on every worker).")
+    clip: float = Field(0.01, ge=0.0, lt=0.5, description="Written mastery lies in [clip, 1 - clip].")
+    difficulty_slope: float = Field(1.0, description="As the recommendation policy's difficulty slope.")
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,6 @@ class Evidence:
 def _entropy_bits(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 class PlacementModel:
@@ -152,10 +149,10 @@ class PlacementModel:
             lo, hi = -12.0, 12.0
             for _ in range(50):  # bisection: the share knowing the skill equals its prior
                 mid = (lo + hi) / 2
-                share = prior_w @ np.where(g, _sigmoid(mid + cfg.ability_sd * z), cfg.leak)
+                share = prior_w @ np.where(g, sigmoid(mid + cfg.ability_sd * z), cfg.leak)
                 lo, hi = (mid, hi) if share < target else (lo, mid)
-            p = np.where(g, _sigmoid((lo + hi) / 2 + cfg.ability_sd * z), cfg.leak)
-            X[:, index[sid]] = rng.random(M) < p
+            p_known = np.where(g, sigmoid((lo + hi) / 2 + cfg.ability_sd * z), cfg.leak)
+            X[:, index[sid]] = rng.random(M) < p_known
 
         for s in skills:
             visit(s)

@@ -34,7 +34,6 @@ Policy (every constant is a field of `Policy`, the `recommend` section of the se
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -43,12 +42,12 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import func, select
 
-from tutor.tracing.artefacts import MasteryModel
-from tutor.tracing.bkt import SkillParams
-from tutor.content.library import Item, Library
 from tutor.clock import as_utc
+from tutor.content.library import Item, Library
 from tutor.errors import Invalid
 from tutor.store.tables import Event, Learner, Mastery
+from tutor.tracing.artefacts import MasteryModel
+from tutor.tracing.equations import SkillParams, logit, sigmoid
 
 Reason = Literal["ready", "review", "remediate", "placement"]
 DAY = 86400.0
@@ -61,21 +60,21 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mastery_threshold: float = 0.95
-    review_threshold: float = 0.80
-    half_life_days: float = 30.0
-    half_life_by_skill: dict[str, float] = Field(default_factory=dict, description="e.g. 4.2-basic=20,1.1-basic=60")
-    half_life_growth_obs: float = 12.0
-    half_life_max_factor: float = 4.0
-    zpd_low: float = 0.60
-    zpd_high: float = 0.85
-    zpd_width: float = 0.30
-    zpd_weight: float = 0.5
-    unlock_weight: float = 0.25
-    recent_minutes: float = 60.0
-    difficulty_slope: float = 1.0
-    default_goal: str = "basic"
-    suggest_placement: bool = True
+    mastery_threshold: float = Field(0.95, description="P(mastered) at which a skill counts as mastered.")
+    review_threshold: float = Field(0.80, description="A mastered skill whose decayed estimate falls below this is due for review.")
+    half_life_days: float = Field(30.0, description="Half-life of forgetting, in days, before practice lengthens it.")
+    half_life_by_skill: dict[str, float] = Field(default_factory=dict, description="Per-skill half-lives, e.g. `4.2-basic=20,1.1-basic=60`.")
+    half_life_growth_obs: float = Field(12.0, description="Observations that add one more half-life (practice makes memories last).")
+    half_life_max_factor: float = Field(4.0, description="The most practice can lengthen a half-life (×).")
+    zpd_low: float = Field(0.60, description="Lower end of the predicted-success band to aim for (zone of proximal development).")
+    zpd_high: float = Field(0.85, description="Upper end of that band.")
+    zpd_width: float = Field(0.30, description="Distance outside the band at which the ZPD bonus reaches 0.")
+    zpd_weight: float = Field(0.5, description="Weight of the ZPD bonus in a lesson's score.")
+    unlock_weight: float = Field(0.25, description="Weight of the skills a step unlocks in a lesson's score.")
+    recent_minutes: float = Field(60.0, description="Lessons and items practised this recently are not proposed again.")
+    difficulty_slope: float = Field(1.0, description="How far an item's difficulty moves guess and slip, on the logit scale.")
+    default_goal: str = Field("basic", description="Goal when none is asked: a band, domain, competence or skill ids.")
+    suggest_placement: bool = Field(True, description="Offer the placement quiz to a learner with no mastery yet.")
 
     @field_validator("half_life_by_skill", mode="before")
     @classmethod
@@ -94,7 +93,7 @@ class Policy(BaseModel):
         return value.strip()
 
     @model_validator(mode="after")
-    def _check(self) -> "Policy":
+    def _check(self) -> Policy:
         problems = []
         for name in ("mastery_threshold", "review_threshold", "zpd_low", "zpd_high"):
             v = getattr(self, name)
@@ -134,27 +133,18 @@ def decayed(p: float, floor: float, elapsed_days: float, half_life_days: float) 
 
 
 # ------------------------------------------------------------------------------------ the predictor
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 def item_guess_slip(params: SkillParams, difficulty: float, slope: float) -> tuple[float, float]:
     """Guess and slip of one item: a harder item (difficulty above 0.5) is harder to guess and easier to slip on."""
     if slope == 0 or difficulty == 0.5:
         return params.guess, params.slip
     shift = slope * (difficulty - 0.5)
-    return _sigmoid(_logit(params.guess) - shift), _sigmoid(_logit(params.slip) + shift)
+    return sigmoid(logit(params.guess) - shift), sigmoid(logit(params.slip) + shift)
 
 
 class SuccessPredictor(Protocol):
     """P(correct) for each item, given the learner's state and current (decayed) mastery per skill."""
 
-    def predict(self, state: "LearnerState", mastery: Mapping[str, float], items: Sequence[Item]) -> list[float]: ...
+    def predict(self, state: LearnerState, mastery: Mapping[str, float], items: Sequence[Item]) -> list[float]: ...
 
 
 class BKTSuccessPredictor:
@@ -172,7 +162,7 @@ class BKTSuccessPredictor:
             gs = self._gs[key] = item_guess_slip(self.model.params(skill_id), item.difficulty, self.slope)
         return gs
 
-    def predict(self, state: "LearnerState", mastery: Mapping[str, float], items: Sequence[Item]) -> list[float]:
+    def predict(self, state: LearnerState, mastery: Mapping[str, float], items: Sequence[Item]) -> list[float]:
         out = []
         for item in items:
             p = 1.0
@@ -348,8 +338,8 @@ class _Prepared:
                 continue
             self.lesson_skills[lesson_id] = known
             self.lesson_items[lesson_id] = tuple(lesson.items)
-            for s in known:
-                self.lessons_by_skill[s].append(lesson_id)
+            for skill_id in known:
+                self.lessons_by_skill[skill_id].append(lesson_id)
         self.params = {s.id: model.params(s.id) for s in skills}
         self.item_lesson = {iid: lesson.id for iid, (lesson, _) in library.items.items()}
 
@@ -394,7 +384,7 @@ class Recommender:
     def current_mastery(self, prep: _Prepared, state: LearnerState, now: datetime, skills: Iterable[str]) -> dict[str, tuple[float, float, float | None]]:
         """skill -> (stored p, p now after forgetting, days since practice)."""
         pol = self.policy
-        out = {}
+        out: dict[str, tuple[float, float, float | None]] = {}
         for sid in skills:
             rec = state.skills.get(sid)
             prior = prep.params[sid].prior
@@ -422,6 +412,7 @@ class Recommender:
         pol = self.policy
         prep = self.prepared(library, model)
         predictor = self._predictor
+        assert predictor is not None  # set by self.prepared() above
         work: set[str] = set(goal.skills)
         for sid in goal.skills:
             work |= prep.ancestors[sid]
@@ -446,10 +437,12 @@ class Recommender:
         now_p = {s: v[1] for s, v in mastery.items()}
 
         # candidate skills with their value
-        skill_value: dict[str, tuple[float, str, int, str | None]] = {}  # sid -> (value, reason, unlocks, waiting_on)
+        skill_value: dict[str, tuple[float, Reason, int, str | None]] = {}  # sid -> (value, reason, unlocks, waiting_on)
         for sid, st in status.items():
             if st not in ("ready", "review"):
                 continue
+            reason: Reason
+            waiting: str | None
             desc = prep.descendants[sid] & open_skills
             unlocks = len(desc)
             if st == "review":
@@ -492,7 +485,8 @@ class Recommender:
             p_succ = sum(preds) / len(preds) if preds else 0.0
             fit = _zpd_fit(p_succ, pol)
             opportunities = 1 + len(items)
-            total, best = 0.0, None
+            total = 0.0
+            best: tuple[float, str, Reason, int, str | None, float] | None = None
             for sid in prep.lesson_skills[lid]:
                 if sid not in skill_value:
                     continue
@@ -503,6 +497,7 @@ class Recommender:
                 total += value
                 if best is None or value > best[0]:
                     best = (value, sid, reason, unlocks, waiting, gain)
+            assert best is not None  # lesson_ids are the lessons of the skills in skill_value
             _, sid, reason, unlocks, waiting, gain = best
             score = total + pol.zpd_weight * fit
             days = mastery[sid][2] if sid in mastery else None

@@ -2,7 +2,7 @@
 
 A simulated learner has a *true* knowledge state (known / not known per skill) that evolves by the
 BKT parameters of the active model artefact, and the service's *estimate* of it (a `LearnerState`),
-updated after every answer with `tutor.tracing.bkt.update`, the function the service applies to every
+updated after every answer with `tutor.tracing.equations.update`, the function the service applies to every
 stored answer.
 
 Learners differ (all drawn from `--seed`, the same learners for every policy):
@@ -38,17 +38,17 @@ import random
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from tutor.tracing import bkt
-from tutor.tracing.artefacts import MasteryModel
 from tutor.content.library import Library
 from tutor.recommend.placement import PlacementConfig, PlacementModel, QuizState, StoredAnswer, progress
 from tutor.recommend.policy import Goal, LearnerState, Policy, Recommender, SkillRecord, item_guess_slip
+from tutor.tracing.artefacts import MasteryModel
+from tutor.tracing.equations import logit, update
 
 PolicyName = Literal["ours", "fixed", "random"]
-START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,6 @@ class LearnerOutcome:
     waits: int = 0  # days ended early because the policy proposed nothing
     known_at_start: int = 0
     placement_items: int = 0
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
 
 
 def topological(library: Library) -> list[str]:
@@ -128,7 +123,7 @@ class World:
         }
         self.lesson_skills = {lid: prep.lesson_skills[lid] for lid in lessons}
         self.prereqs = {s: tuple(library.skills[s].prerequisites) for s in library.skills}
-        self.placement_model = None
+        self.placement_model: PlacementModel | None = None
         if config.placement:
             self.placement_model = PlacementModel(library, model, PlacementConfig(difficulty_slope=slope))
 
@@ -142,7 +137,7 @@ class World:
         known: dict[str, bool] = {}
         for s in self.topo:
             if all(known.get(p, False) for p in self.prereqs[s]):
-                p = 1.0 / (1.0 + math.exp(-(_logit(self.params[s].prior) + cfg.ability_sd * z)))
+                p = 1.0 / (1.0 + math.exp(-(logit(self.params[s].prior) + cfg.ability_sd * z)))
             else:
                 p = cfg.leak
             known[s] = traits.random() < p
@@ -187,6 +182,7 @@ class World:
                         break
                     continue
                 rec = res.recommendations[0]
+                assert rec.lesson_id is not None  # recommend() with kind="lesson" names the lesson
                 lesson = rec.lesson_id
                 out.reviews += rec.reason == "review"
             elif policy == "fixed":
@@ -207,7 +203,7 @@ class World:
                     rec_s = state.skills.get(s)
                     if rec_s is None:
                         rec_s = state.skills[s] = SkillRecord(self.params[s].prior)
-                    rec_s.p = bkt.update(rec_s.p, score, self.params[s])
+                    rec_s.p = update(rec_s.p, score, self.params[s])
                     rec_s.n += 1
                     rec_s.last = now
                     learn_once(s)
@@ -228,11 +224,13 @@ class World:
     def _placement(self, state: LearnerState, known: dict[str, bool], rng: random.Random, now: datetime) -> int:
         """The service's placement quiz (tutor.recommend.placement.progress), answered from the true state; no learning meanwhile."""
         pm = self.placement_model
+        assert pm is not None  # called only when the world has a placement model
         quiz = QuizState([], [], False, False)
         while True:
             step = progress(pm, quiz)
             if step.status == "complete":
                 break
+            assert step.next_item is not None  # an in-progress step names the next item
             k = pm.item_pos[step.next_item]
             skills = pm.item_skills[step.next_item]
             if all(known[s] for s in skills):
@@ -247,6 +245,7 @@ class World:
         for a in quiz.answers:
             for s in a.skills:
                 counts[s] = counts.get(s, 0) + 1
+        assert step.estimate is not None  # the quiz here is never marked completed, so the last step has the estimate
         for sid, p in step.estimate.items():
             state.skills[sid] = SkillRecord(min(hi, max(lo, p)), counts.get(sid, 0), now)
         return len(quiz.placement)
@@ -263,6 +262,7 @@ def _init_worker(world: World) -> None:
 
 def _run_chunk(args: tuple[PolicyName, list[int]]) -> list[LearnerOutcome]:
     policy, indices = args
+    assert _WORLD is not None  # set by _init_worker in every worker
     return [_WORLD.run_learner(i, policy) for i in indices]
 
 

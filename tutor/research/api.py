@@ -12,13 +12,16 @@ from tutor.deps import Caller, RuntimeDep, require_scopes
 from tutor.research.export import answer_lines
 
 router = APIRouter(prefix="/v1/research", tags=["research"])
+EXAMPLE_LINE = (
+    '{"learner_id": "3f9a…", "skill_ids": ["4.2-basic"], "score": 1.0, "timestamp": "2026-11-20T08:00:00+00:00", "item_id": "spotting-scams-1"}\n'
+)
 
 
 @router.get(
     "/events",
     summary="Stream the pseudonymised answer log (JSON lines)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {"example": '{"learner_id": "3f9a…", "skill_ids": ["4.2-basic"], "score": 1.0, "timestamp": "2026-11-20T08:00:00+00:00", "item_id": "spotting-scams-1"}\n'}}}},
+    responses={200: {"content": {"application/x-ndjson": {"example": EXAMPLE_LINE}}}},
 )
 def export_events(
     runtime: RuntimeDep,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Table, TextClause, bindparam, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -33,11 +34,16 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _ids(sql: str) -> text:
+def _table(model: type[Event] | type[Learner] | type[Mastery]) -> Table:
+    """The mapped class's table (declarative classes are mapped to a Table)."""
+    return cast(Table, model.__table__)
+
+
+def _ids(sql: str) -> TextClause:
     return text(sql).bindparams(bindparam("ids", type_=ARRAY(String)))
 
 
-def _from_json(table: str, columns, tail: str) -> text:
+def _from_json(table: str, columns, tail: str) -> TextClause:
     """INSERT INTO table SELECT the columns of a JSON array of objects, then `tail` (ON CONFLICT ...)."""
     names = ", ".join(n for n, _ in columns)
     record = ", ".join(f"{n} {kind}" for n, kind in columns)
@@ -57,7 +63,7 @@ def insert_learners(session: Session, ids: list[str], now: datetime) -> None:
         )
         session.execute(_ids("SELECT id FROM learners WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids})
     else:
-        session.execute(sqlite.insert(Learner.__table__).on_conflict_do_nothing(index_elements=["id"]), [{"id": i, "created_at": now} for i in ids])
+        session.execute(sqlite.insert(_table(Learner)).on_conflict_do_nothing(index_elements=["id"]), [{"id": i, "created_at": now} for i in ids])
 
 
 def insert_events(session: Session, rows: list[dict]) -> set[str]:
@@ -65,7 +71,8 @@ def insert_events(session: Session, rows: list[dict]) -> set[str]:
     if _postgres(session):
         sql = _from_json("events", EVENT_COLUMNS, "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
         return set(session.scalars(sql, {"rows": _json(rows)}))
-    stmt = sqlite.insert(Event.__table__).on_conflict_do_nothing(index_elements=["event_id"]).returning(Event.__table__.c.event_id)
+    table = _table(Event)
+    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
     return set(session.scalars(stmt, rows))
 
 
@@ -77,7 +84,7 @@ def upsert_mastery(session: Session, rows: list[dict]) -> None:
         )
         session.execute(_from_json("mastery", MASTERY_COLUMNS, tail), {"rows": _json(rows)})
         return
-    stmt = sqlite.insert(Mastery.__table__)
+    stmt = sqlite.insert(_table(Mastery))
     stmt = stmt.on_conflict_do_update(
         index_elements=["learner_id", "skill_id"],
         set_={name: stmt.excluded[name] for name in ("p_mastered", "n_observations", "updated_at", "last_event_at")},

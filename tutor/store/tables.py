@@ -5,7 +5,7 @@ Every learner column holds the keyed pseudonym from tutor.privacy.pseudonyms, ne
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
 from tutor.clock import utcnow
 
 

@@ -16,12 +16,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tutor.tracing.bkt import SkillParams
+from tutor.errors import Invalid
+from tutor.tracing.equations import PARAM_NAMES, SkillParams
 
-PARAM_NAMES = ("prior", "learn", "guess", "slip", "forget")
 
-
-class ArtefactError(ValueError):
+class ArtefactError(Invalid):
     """An artefact that cannot be used; the message says which file and what is wrong."""
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tutor.tracing.artefacts import MasteryModel
 from tutor.content.library import Library
+from tutor.tracing.artefacts import MasteryModel
 
 LIKELY = 0.5
 
@@ -78,7 +78,8 @@ def mastery_report(
                 if s.p_mastered >= LIKELY:
                     level, code = band.levels[0], f"{band.code}1"
                 break
-            competences.append(CompetenceMastery(comp.code, domain.code, _mean([s.p_mastered for s in by_comp.get(comp.code, [])]), level, code))
+            p_mastered = _mean([s.p_mastered for s in by_comp.get(comp.code, [])])
+            competences.append(CompetenceMastery(comp.code, domain.code, p_mastered, level, code))
     domains = [
         DomainMastery(d.code, _mean([c.p_mastered for c in competences if c.domain == d.code])) for d in library.framework.domains
     ]

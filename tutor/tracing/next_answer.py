@@ -14,8 +14,9 @@ two models over the same hand-made features of the learner's history, averaged i
 
 An answer that lists several skills is one observation per skill (features see only earlier
 answers, never another skill of the same answer); its P(correct) is the mean over its skills.
-Online use keeps a small per-learner state (counts, windows, last answers, BKT mastery), updated
-with ``learn_one`` in O(skills of the answer); batch and online predictions agree to 1e-9.
+One learner at a time, a `tutor.tracing.roster.Roster` keeps each learner's `LearnerHistory`
+(counts, windows, last answers, BKT mastery), updated in O(skills of the answer); batch and online
+predictions agree to 1e-9.
 
 Artefact directory: ``model.json`` (kind "next-answer", hyper-parameters, skill vocabulary, the
 embedded BKT parameters), ``weights.npz`` (every array, loaded with ``allow_pickle=False``) and
@@ -27,15 +28,27 @@ from __future__ import annotations
 import json
 import math
 import time
+import zipfile
+import zlib
 from collections import deque
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Mapping
+from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
-from tutor.tracing.artefacts import ArtefactError, read_json_object
-from tutor.tracing.bkt import BKT, SkillParams, expanded_order, p_correct, update
-from tutor.research.logs import ResponseLog, as_response_log
+from tutor.errors import Invalid
+from tutor.tracing.artefacts import ArtefactError, MasteryModel, read_json_object
+from tutor.tracing.bkt import BKT
+from tutor.tracing.equations import SkillParams, logit, p_correct, sigmoid, update
+from tutor.tracing.responses import ResponseLog, as_response_log, expanded_order
 
 MODEL_KIND = "next-answer"
 FORMAT_VERSION = 1
@@ -71,11 +84,7 @@ FEATURE_NAMES = (
 N_DENSE = len(FEATURE_NAMES)
 _PC = (FEATURE_NAMES.index("skill_successes_log"), FEATURE_NAMES.index("skill_failures_log"),
        FEATURE_NAMES.index("skill_success_rate"))
-
-
-def _logit(p: np.ndarray | float, eps: float = 1e-6):
-    p = np.clip(p, eps, 1.0 - eps)
-    return np.log(p / (1.0 - p))
+_LOGIT_FEATURES = slice(N_DENSE - 2, N_DENSE)  # bkt_logit, skill_difficulty_logit
 
 
 class ModelFileError(ArtefactError):
@@ -105,10 +114,9 @@ def _window_mean(c: np.ndarray, end: np.ndarray, lo: np.ndarray, w: int, empty: 
         return np.where(n > 0, (c[end] - c[a]) / np.maximum(n, 1), empty)
 
 
-def _batch_features(model: "NextAnswerModel", log: ResponseLog) -> _Batch:
+def _batch_features(model: NextAnswerModel, log: ResponseLog) -> _Batch:
     S = len(model.skills_)
-    pos = {s: i for i, s in enumerate(model.skills_)}
-    log_to_model = np.array([pos.get(s, S) for s in log.skill_ids], dtype=np.int64)
+    log_to_model = np.array([model.skill_index_.get(s, S) for s in log.skill_ids], dtype=np.int64)
     rows, log_skill = expanded_order(log)
     N = len(rows)
     skill = log_to_model[log_skill] if N else np.zeros(0, dtype=np.int64)
@@ -182,26 +190,28 @@ def _batch_features(model: "NextAnswerModel", log: ResponseLog) -> _Batch:
     for w in ABILITY_WINDOWS:
         F[:, col] = _window_mean(cr, r_start, l_start, w, 0.0)
         col += 1
-    F[:, col] = _logit(model.bkt_.predict_proba_observations(log)) if N else 0.0
-    F[:, col + 1] = _logit(d_obs)
+    F[:, col] = logit(model.bkt_.predict_proba_observations(log)) if N else 0.0
+    F[:, col + 1] = logit(d_obs)
 
-    K = max(model.n_lags, model.pair_lags)
+    K = model.n_previous_answers
     lag_skill = np.full((N, K), -1, dtype=np.int64)
     lag_y = np.zeros((N, K))
-    for l in range(1, K + 1):
-        j = r_start - l
+    for lag in range(1, K + 1):
+        j = r_start - lag
         ok = j >= l_start
         jj = np.maximum(j, 0)
-        lag_skill[:, l - 1] = np.where(ok, skill[jj] if N else 0, -1)
-        lag_y[:, l - 1] = np.where(ok, y[jj] if N else 0.0, 0.0)
+        lag_skill[:, lag - 1] = np.where(ok, skill[jj] if N else 0, -1)
+        lag_y[:, lag - 1] = np.where(ok, y[jj] if N else 0.0, 0.0)
     return _Batch(F, skill, lag_skill, lag_y, rows, y)
 
 
 # =============================================================================================
-# Online per-learner state
+# One learner's history, the state a Roster keeps per learner
 # =============================================================================================
-class _LearnerState:
-    __slots__ = ("n", "succ", "hist", "resid_sum", "resid", "lags", "skills", "mastery")
+class LearnerHistory:
+    """What the model remembers of one learner's answers: counts, recent windows, the last answers, BKT mastery."""
+
+    __slots__ = ("hist", "lags", "mastery", "n", "resid", "resid_sum", "skills", "succ")
 
     def __init__(self, k_lags: int):
         self.n = 0
@@ -227,11 +237,12 @@ def _tail_mean(d: deque, w: int, empty: float) -> float:
 # =============================================================================================
 # The model
 # =============================================================================================
-class NextAnswerModel:
+class NextAnswerModel(ClassifierMixin, BaseEstimator):
     """Best-LR-style logistic regression + small MLP, averaged in logit space.
 
-    scikit-learn style ``fit(X)``, ``predict_proba(X)``, ``get_params``/``set_params``; river style
-    ``learn_one(x, y)`` / ``predict_proba_one(x)`` with ``x = {"learner_id", "skill_ids"}``.
+    scikit-learn estimator: ``fit(X)``, ``predict_proba(X)``, ``get_params`` / ``set_params``, on
+    the same ``X`` as `tutor.tracing.bkt.BKT`; a `tutor.tracing.roster.Roster` predicts one learner
+    at a time.
 
     Parameters
     ----------
@@ -241,24 +252,37 @@ class NextAnswerModel:
         (skill, current skill) pair gets logistic-regression weights.
     blend : weight of the MLP in the logit average (0 = logistic regression only, 1 = MLP only).
     bkt_restarts : EM restarts of the BKT whose prediction is a feature.
+    max_lr_iter : iterations of the logistic regression's solver.
     random_state : seeds the BKT restarts, the MLP's initialisation and its shuffling.
+
+    Two learners alternate fractions and decimals; a tiny, fast fit (one epoch of a small MLP):
+
+    >>> from tutor.tracing.responses import ResponseLog
+    >>> log = ResponseLog.from_sequences(
+    ...     [(["fractions", "decimals"] * 4, [0, 1, 0, 1, 1, 1, 1, 1]), (["decimals", "fractions"] * 4, [1, 0, 1, 0, 1, 1, 0, 1])],
+    ...     learner_ids=["ana", "binh"],
+    ... )
+    >>> model = NextAnswerModel(epochs=1, hidden=(8, 4), embed_dim=2, bkt_restarts=1, random_state=0).fit(log)
+    >>> p = model.predict_proba(log)
+    >>> p.shape, bool(((0 < p) & (p < 1)).all())
+    ((16, 2), True)
     """
 
-    _PARAM_KEYS = (
-        "C",
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "hidden",
-        "embed_dim",
-        "dropout",
-        "n_lags",
-        "pair_lags",
-        "blend",
-        "bkt_restarts",
-        "max_lr_iter",
-        "random_state",
-    )
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "hidden": [tuple],
+        "embed_dim": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "n_lags": [Interval(Integral, 0, None, closed="left")],
+        "pair_lags": [Interval(Integral, 0, None, closed="left")],
+        "blend": [Interval(Real, 0, 1, closed="both")],
+        "bkt_restarts": [Interval(Integral, 1, None, closed="left")],
+        "max_lr_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
 
     def __init__(
         self,
@@ -289,59 +313,30 @@ class NextAnswerModel:
         self.bkt_restarts = bkt_restarts
         self.max_lr_iter = max_lr_iter
         self.random_state = random_state
-        self._state: dict[str, _LearnerState] = {}
-
-    # ------------------------------------------------------------------ sklearn plumbing
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._PARAM_KEYS}
-
-    def set_params(self, **params: Any) -> "NextAnswerModel":
-        for k, v in params.items():
-            if k not in self._PARAM_KEYS:
-                raise ValueError(f"invalid parameter {k!r} for NextAnswerModel; valid: {', '.join(self._PARAM_KEYS)}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        ref = NextAnswerModel()
-        changed = [f"{k}={getattr(self, k)!r}" for k in self._PARAM_KEYS if getattr(self, k) != getattr(ref, k)]
-        return f"NextAnswerModel({', '.join(changed)})"
 
     @property
-    def classes_(self) -> np.ndarray:
-        return np.array([0, 1])
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "skills_"):
-            raise RuntimeError("this NextAnswerModel is not fitted yet; call fit() or load() first")
+    def n_previous_answers(self) -> int:
+        """How many of the learner's previous answers the features look at (MLP lags and LR pairs)."""
+        return max(self.n_lags, self.pair_lags)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, progress: bool = False) -> "NextAnswerModel":
-        import scipy.sparse as sp
-        from sklearn.linear_model import LogisticRegression
-        from threadpoolctl import threadpool_limits
-
-        if not 0.0 <= self.blend <= 1.0:
-            raise ValueError(f"blend must be in [0, 1], got {self.blend!r}")
-        if self.n_lags < 0 or self.pair_lags < 0:
-            raise ValueError("n_lags and pair_lags must be >= 0")
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, progress: bool = False) -> NextAnswerModel:
+        """Fit the BKT feature, the logistic regression and the MLP on X; y, if given, regrades X."""
         t0 = time.perf_counter()
         log = as_response_log(X)
         if y is not None:
-            from dataclasses import replace
-
-            y = np.asarray(y, dtype=float)
-            if y.shape != (len(log),) or np.any((y < 0) | (y > 1)):
-                raise ValueError(f"y must be {len(log)} scores in [0, 1]")
-            log = replace(log, score=y, _seq=None)
+            log = log.with_scores(y)
         if len(log) == 0:
-            raise ValueError("cannot fit on an empty log")
+            raise Invalid("cannot fit on an empty log")
         timings: dict[str, float] = {}
 
         # skill vocabulary and difficulty (smoothed success rate per skill)
         rows, log_skill = expanded_order(log)
         used = np.unique(log_skill)
+        self.classes_ = np.array([0, 1])
         self.skills_ = [log.skill_ids[i] for i in used]
+        self.skill_index_ = {s: i for i, s in enumerate(self.skills_)}
         S = len(self.skills_)
         remap = np.full(log.n_skills, -1, dtype=np.int64)
         remap[used] = np.arange(S)
@@ -374,18 +369,18 @@ class NextAnswerModel:
         blocks.append(sp.csr_matrix((np.ones(len(kr)), (kr, b.skill[kr])), shape=(N, S)))
         for j in _PC:
             blocks.append(sp.csr_matrix((Z[kr, j], (kr, b.skill[kr])), shape=(N, S)))
-        for l in range(self.pair_lags):
-            ps = b.lag_skill[:, l]
+        for lag in range(self.pair_lags):
+            ps = b.lag_skill[:, lag]
             ok = (ps >= 0) & (ps < S) & known
             keys = np.unique(ps[ok] * S + b.skill[ok])
             self.pairs_.append(keys)
             r = np.flatnonzero(ok)
             pid = np.searchsorted(keys, ps[r] * S + b.skill[r])
             blocks.append(sp.csr_matrix((np.ones(len(r)), (r, pid)), shape=(N, len(keys))))
-            blocks.append(sp.csr_matrix((2.0 * b.lag_y[r, l] - 1.0, (r, pid)), shape=(N, len(keys))))
+            blocks.append(sp.csr_matrix((2.0 * b.lag_y[r, lag] - 1.0, (r, pid)), shape=(N, len(keys))))
         design = sp.hstack(blocks, format="csr")
         if len(np.unique(label)) < 2:
-            raise ValueError("the training data has only one class of answers (all correct or all wrong)")
+            raise Invalid("the training data has only one class of answers (all correct or all wrong)")
         lr = LogisticRegression(C=self.C, max_iter=self.max_lr_iter)
         with threadpool_limits(1):  # see _train_mlp: one thread is faster on a busy 2-core machine
             lr.fit(design, label)
@@ -396,22 +391,21 @@ class NextAnswerModel:
         o += S
         self.lr_["skill_slopes"] = np.column_stack([coef[o + i * S : o + (i + 1) * S] for i in range(len(_PC))])
         o += len(_PC) * S
-        for l, keys in enumerate(self.pairs_):
-            self.lr_[f"pair{l + 1}_bias"] = coef[o : o + len(keys)]
+        for lag, keys in enumerate(self.pairs_):
+            self.lr_[f"pair{lag + 1}_bias"] = coef[o : o + len(keys)]
             o += len(keys)
-            self.lr_[f"pair{l + 1}_prev"] = coef[o : o + len(keys)]
+            self.lr_[f"pair{lag + 1}_prev"] = coef[o : o + len(keys)]
             o += len(keys)
         self.lr_n_iter_ = int(np.max(lr.n_iter_))
         timings["logistic_regression"] = time.perf_counter() - t
 
         # ---- MLP
         t = time.perf_counter()
-        self.mlp_ = self._train_mlp(Z, b, S, progress) if self.blend > 0 else {}
+        self.mlp_, self.history_ = self._train_mlp(Z, b, S, progress) if self.blend > 0 else ({}, [])
         timings["mlp"] = time.perf_counter() - t
         self.timings_ = timings
-        self.n_rows_ = int(len(log))
+        self.n_rows_ = len(log)
         self.fit_seconds_ = time.perf_counter() - t0
-        self._state = {}
         return self
 
     def _lag_codes(self, lag_skill: np.ndarray, lag_y: np.ndarray) -> np.ndarray:
@@ -419,8 +413,9 @@ class NextAnswerModel:
         ls = lag_skill[:, : self.n_lags]
         return np.where(ls >= 0, 2 * (ls + 1) + (lag_y[:, : self.n_lags] >= 0.5), 0)
 
-    def _train_mlp(self, Z: np.ndarray, b: _Batch, S: int, progress: bool) -> dict[str, np.ndarray]:
-        import torch
+    def _train_mlp(self, Z: np.ndarray, b: _Batch, S: int, progress: bool) -> tuple[dict[str, np.ndarray], list[float]]:
+        """The MLP's weights as numpy arrays, and its mean training loss per epoch."""
+        import torch  # imported here: torch takes seconds to import and only training needs it
         from torch import nn
 
         seed = 0 if self.random_state is None else int(self.random_state)
@@ -457,8 +452,8 @@ class NextAnswerModel:
         finally:
             torch.set_num_threads(threads)
 
-    def _train_loop(self, net, b: _Batch, Z: np.ndarray, S: int, progress: bool, gen) -> dict[str, np.ndarray]:
-        import torch
+    def _train_loop(self, net, b: _Batch, Z: np.ndarray, S: int, progress: bool, gen) -> tuple[dict[str, np.ndarray], list[float]]:
+        import torch  # see _train_mlp
         from torch import nn
 
         opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
@@ -467,36 +462,29 @@ class NextAnswerModel:
         lg = torch.tensor(self._lag_codes(b.lag_skill, b.lag_y), dtype=torch.long)
         target = torch.tensor(b.y, dtype=torch.float32)
         n = len(target)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=self.epochs, desc="next-answer MLP", unit="epoch", leave=False)
-        self.history_ = []
-        for _ in range(self.epochs):
-            net.train()
-            perm = torch.randperm(n, generator=gen)
-            total = 0.0
-            for i in range(0, n, self.batch_size):
-                idx = perm[i : i + self.batch_size]
-                loss = nn.functional.binary_cross_entropy_with_logits(net(z[idx], q[idx], lg[idx]), target[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            self.history_.append(total / n)
-            if bar is not None:
+        history: list[float] = []
+        with tqdm(total=self.epochs, desc="next-answer MLP", unit="epoch", leave=False, disable=not progress) as bar:
+            for _ in range(self.epochs):
+                net.train()
+                perm = torch.randperm(n, generator=gen)
+                total = 0.0
+                for i in range(0, n, self.batch_size):
+                    idx = perm[i : i + self.batch_size]
+                    loss = nn.functional.binary_cross_entropy_with_logits(net(z[idx], q[idx], lg[idx]), target[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    total += loss.item() * len(idx)
+                history.append(total / n)
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / n:.4f}")
-        if bar is not None:
-            bar.close()
         w = {k: v.detach().numpy().astype(np.float64).copy() for k, v in net.state_dict().items()}
         # unknown skills (index S, lag codes 2(S+1)+y) were never trained: use the average of known ones
         w["q.weight"][S] = w["q.weight"][:S].mean(axis=0)
         w["qb.weight"][S] = w["qb.weight"][:S].mean(axis=0)
         for c in (0, 1):
             w["x.weight"][2 * (S + 1) + c] = w["x.weight"][2 + c : 2 * (S + 1) : 2].mean(axis=0)
-        return w
+        return w, history
 
     # ------------------------------------------------------------------ scoring
     def _lr_logit(self, Z: np.ndarray, skill: np.ndarray, lag_skill: np.ndarray, lag_y: np.ndarray) -> np.ndarray:
@@ -506,8 +494,8 @@ class NextAnswerModel:
         known = skill < S
         sk = np.minimum(skill, max(S - 1, 0))
         out = out + np.where(known, lr["skill"][sk] + np.sum(lr["skill_slopes"][sk] * Z[:, list(_PC)], axis=1), 0.0)
-        for l, keys in enumerate(self.pairs_):
-            ps = lag_skill[:, l]
+        for lag, keys in enumerate(self.pairs_):
+            ps = lag_skill[:, lag]
             ok = (ps >= 0) & (ps < S) & known
             key = np.where(ok, ps * S + skill, -1)
             pid = np.searchsorted(keys, key)
@@ -515,7 +503,7 @@ class NextAnswerModel:
             hit = ok & (len(keys) > 0) & (keys[pid_c] == key if len(keys) else False)
             if len(keys):
                 out = out + np.where(
-                    hit, lr[f"pair{l + 1}_bias"][pid_c] + lr[f"pair{l + 1}_prev"][pid_c] * (2.0 * lag_y[:, l] - 1.0), 0.0
+                    hit, lr[f"pair{lag + 1}_bias"][pid_c] + lr[f"pair{lag + 1}_prev"][pid_c] * (2.0 * lag_y[:, lag] - 1.0), 0.0
                 )
         return out
 
@@ -545,10 +533,10 @@ class NextAnswerModel:
 
     def predict_proba(self, X) -> np.ndarray:
         """(n, 2) array; column 1 is P(correct) of each row given the learner's earlier rows."""
-        self._check_fitted()
+        check_is_fitted(self)
         log = as_response_log(X)
         b = _batch_features(self, log)
-        p_obs = 1.0 / (1.0 + np.exp(-self._logit_obs(b.dense, b.skill, b.lag_skill, b.lag_y)))
+        p_obs = sigmoid(self._logit_obs(b.dense, b.skill, b.lag_skill, b.lag_y))
         n = len(log)
         counts = np.bincount(b.rows, minlength=n)
         p = np.bincount(b.rows, weights=p_obs, minlength=n) / np.maximum(counts, 1)
@@ -557,15 +545,11 @@ class NextAnswerModel:
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
 
-    # ------------------------------------------------------------------ online
-    def _skill_index(self, skill_id: str) -> int:
-        if not hasattr(self, "_pos"):
-            self._pos = {s: i for i, s in enumerate(self.skills_)}
-        return self._pos.get(skill_id, len(self.skills_))
-
-    def _features_one(self, st: _LearnerState, skill_id: str) -> tuple[np.ndarray, int]:
+    # ------------------------------------------------------------------ one learner at a time (for a Roster)
+    def _features_one(self, st: LearnerHistory, skill_id: str) -> tuple[np.ndarray, int]:
+        """The batch features of one observation from the learner's history; the last two still as probabilities."""
         S = len(self.skills_)
-        s = self._skill_index(skill_id)
+        s = self.skill_index_.get(skill_id, S)
         f = np.empty(N_DENSE)
         rec = st.skills.get(skill_id)
         if rec is None:
@@ -605,14 +589,13 @@ class NextAnswerModel:
         for w in ABILITY_WINDOWS:
             f[col] = _tail_mean(st.resid, w, 0.0)
             col += 1
-        params = self.bkt_.skill_params(skill_id)
-        m = st.mastery.get(skill_id, params.prior)
-        f[col] = float(_logit(p_correct(m, params)))
-        f[col + 1] = float(_logit(self.skill_rate_[s] if s < S else self.global_rate_))
+        params = self.bkt_.params_.get(skill_id, self.bkt_.default_skill_params)
+        f[col] = p_correct(st.mastery.get(skill_id, params.prior), params)
+        f[col + 1] = self.skill_rate_[s] if s < S else self.global_rate_
         return f, s
 
-    def _obs_logits(self, st: _LearnerState, skills: list[str]) -> np.ndarray:
-        K = max(self.n_lags, self.pair_lags)
+    def _obs_logits(self, st: LearnerHistory, skills: list[str]) -> np.ndarray:
+        K = self.n_previous_answers
         dense = np.empty((len(skills), N_DENSE))
         sk = np.empty(len(skills), dtype=np.int64)
         lag_skill = np.full((len(skills), K), -1, dtype=np.int64)
@@ -620,85 +603,68 @@ class NextAnswerModel:
         recent = list(st.lags)[::-1][:K]
         for i, sid in enumerate(skills):
             dense[i], sk[i] = self._features_one(st, sid)
-            for l, (ps, py, _) in enumerate(recent):
-                lag_skill[i, l] = ps
-                lag_y[i, l] = py
+            for lag, (ps, py, _) in enumerate(recent):
+                lag_skill[i, lag] = ps
+                lag_y[i, lag] = py
+        dense[:, _LOGIT_FEATURES] = logit(dense[:, _LOGIT_FEATURES])
         return self._logit_obs(dense, sk, lag_skill, lag_y)
 
-    def p_correct_one(self, x: Mapping[str, Any]) -> float:
-        """P(correct) of the learner on an item measuring x's skills (mean over its skills)."""
-        self._check_fitted()
-        lid = str(x["learner_id"])
-        st = self._state.get(lid) or _LearnerState(max(self.n_lags, self.pair_lags, 1))
-        z = self._obs_logits(st, BKT._skills_of(x))
-        return float(np.mean(1.0 / (1.0 + np.exp(-z))))
+    def new_learner(self) -> LearnerHistory:
+        """A learner without answers yet."""
+        return LearnerHistory(max(self.n_previous_answers, 1))
 
-    def predict_proba_one(self, x: Mapping[str, Any]) -> dict[bool, float]:
-        """river style: {False: P(wrong), True: P(correct)}."""
-        p = self.p_correct_one(x)
-        return {False: 1.0 - p, True: p}
-
-    def p_correct_items(self, learner_id: str, items: list[str | list[str]]) -> np.ndarray:
-        """P(correct) of one learner on many candidate items at once (one model call), e.g. for the recommender.
-
-        Each item is a skill id, a ';'-separated string or a list of skill ids.
-        """
-        self._check_fitted()
-        st = self._state.get(str(learner_id)) or _LearnerState(max(self.n_lags, self.pair_lags, 1))
-        skills: list[str] = []
-        owner: list[int] = []
-        for i, item in enumerate(items):
-            sk = BKT._skills_of({"skill_ids": item})
-            skills += sk
-            owner += [i] * len(sk)
-        if not skills:
-            return np.zeros(0)
-        p = 1.0 / (1.0 + np.exp(-self._obs_logits(st, skills)))
-        own = np.asarray(owner)
-        return np.bincount(own, weights=p, minlength=len(items)) / np.bincount(own, minlength=len(items))
-
-    def learn_one(self, x: Mapping[str, Any], y: float | bool) -> "NextAnswerModel":
-        """Add one graded answer (1/0 or a score in [0, 1]) to the learner's state."""
-        self._check_fitted()
-        lid = str(x["learner_id"])
-        st = self._state.get(lid)
-        if st is None:
-            st = self._state[lid] = _LearnerState(max(self.n_lags, self.pair_lags, 1))
-        score = float(y)
+    def record_answer(self, learner: LearnerHistory, skills: list[str], score: float) -> None:
+        """Add one graded answer (1/0 or a score in [0, 1]) to the learner's history, one observation per skill."""
         S = len(self.skills_)
-        for sid in BKT._skills_of(x):
-            s = self._skill_index(sid)
-            params = self.bkt_.skill_params(sid)
-            st.mastery[sid] = update(st.mastery.get(sid, params.prior), score, params)
-            rec = st.skills.get(sid)
+        default = self.bkt_.default_skill_params
+        for sid in skills:
+            s = self.skill_index_.get(sid, S)
+            params = self.bkt_.params_.get(sid, default)
+            learner.mastery[sid] = update(learner.mastery.get(sid, params.prior), score, params)
+            rec = learner.skills.get(sid)
             if rec is None:
-                rec = st.skills[sid] = [0.0, 0, deque(maxlen=SKILL_LAST), -1]
+                rec = learner.skills[sid] = [0.0, 0, deque(maxlen=SKILL_LAST), -1]
             rec[0] += score
             rec[1] += 1
             rec[2].append(score)
-            rec[3] = st.n
+            rec[3] = learner.n
             d = self.skill_rate_[s] if s < S else self.global_rate_
-            st.n += 1
-            st.succ += score
-            st.hist.append(score)
-            st.resid_sum += score - d
-            st.resid.append(score - d)
-            st.lags.append((s, score, sid))
-        return self
+            learner.n += 1
+            learner.succ += score
+            learner.hist.append(score)
+            learner.resid_sum += score - d
+            learner.resid.append(score - d)
+            learner.lags.append((s, score, sid))
 
-    def reset_state(self, learner_id: str | None = None) -> None:
-        if learner_id is None:
-            self._state = {}
-        else:
-            self._state.pop(str(learner_id), None)
+    def p_mastered_for(self, learner: LearnerHistory, skill_id: str) -> float:
+        """P(mastered) by the embedded BKT, which the model keeps up to date as a feature."""
+        return learner.mastery.get(skill_id, self.bkt_.params_.get(skill_id, self.bkt_.default_skill_params).prior)
+
+    def p_correct_for(self, learner: LearnerHistory, skills: list[str]) -> float:
+        """P(correct) on an item measuring these skills (mean over its skills)."""
+        return float(np.mean(sigmoid(self._obs_logits(learner, skills))))
+
+    def p_correct_items_for(self, learner: LearnerHistory, items: list[list[str]]) -> np.ndarray:
+        """P(correct) on many candidate items in one model call, e.g. for the recommender."""
+        skills: list[str] = []
+        owner: list[int] = []
+        for i, item in enumerate(items):
+            skills += item
+            owner += [i] * len(item)
+        if not skills:
+            return np.zeros(len(items))
+        p = sigmoid(self._obs_logits(learner, skills))
+        own = np.asarray(owner)
+        return np.bincount(own, weights=p, minlength=len(items)) / np.bincount(own, minlength=len(items))
 
     # ------------------------------------------------------------------ artefacts
     def save(self, directory: str | Path, metadata: dict | None = None) -> None:
         """Write model.json, weights.npz and metadata.json (no pickle anywhere)."""
-        self._check_fitted()
+        check_is_fitted(self)
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        hyper = self.get_params()
+        params = self.get_params()
+        hyper = {k: params[k] for k in self._parameter_constraints}  # the constructor's order, as artefacts always had it
         hyper["hidden"] = list(self.hidden)
         model = {
             "kind": MODEL_KIND,
@@ -708,13 +674,13 @@ class NextAnswerModel:
             "global_rate": self.global_rate_,
             "feature_names": FEATURE_NAMES,
             "bkt": {
-                "default": self.bkt_._default().as_dict(),
+                "default": self.bkt_.default_skill_params.as_dict(),
                 "skills": {k: v.as_dict() for k, v in sorted(self.bkt_.params_.items())},
             },
         }
         arrays = {"skill_rate": self.skill_rate_, "mean": self.mean_, "scale": self.scale_}
         arrays.update({f"lr.{k}": v for k, v in self.lr_.items()})
-        arrays.update({f"pairs.{l + 1}": k for l, k in enumerate(self.pairs_)})
+        arrays.update({f"pairs.{lag + 1}": k for lag, k in enumerate(self.pairs_)})
         arrays.update({f"mlp.{k}": v for k, v in self.mlp_.items()})
         np.savez_compressed(directory / "weights.npz", **arrays)
         (directory / "model.json").write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
@@ -724,7 +690,8 @@ class NextAnswerModel:
         )
 
     @classmethod
-    def load(cls, directory: str | Path) -> "NextAnswerModel":
+    def load(cls, directory: str | Path) -> NextAnswerModel:
+        """A fitted model from an artefact directory; a ModelFileError names the file and what is wrong with it."""
         directory = Path(directory)
         mpath, wpath = directory / "model.json", directory / "weights.npz"
         model = read_json_object(mpath)
@@ -739,25 +706,29 @@ class NextAnswerModel:
                 arrays = {k: npz[k] for k in npz.files}
         except FileNotFoundError:
             raise ModelFileError(f"{wpath}: file missing") from None
-        except Exception as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise ModelFileError(f"{wpath}: not a readable npz file ({exc})") from None
         hyper = dict(model["hyperparameters"])
         hyper["hidden"] = tuple(hyper["hidden"])
-        est = cls(**{k: v for k, v in hyper.items() if k in cls._PARAM_KEYS})
+        est = cls(**{k: v for k, v in hyper.items() if k in cls._parameter_constraints})
+        est.classes_ = np.array([0, 1])
         est.skills_ = list(model["skills"])
+        est.skill_index_ = {s: i for i, s in enumerate(est.skills_)}
         est.global_rate_ = float(model["global_rate"])
         try:
             est.skill_rate_ = arrays["skill_rate"]
             est.mean_, est.scale_ = arrays["mean"], arrays["scale"]
             est.lr_ = {k[3:]: v for k, v in arrays.items() if k.startswith("lr.")}
-            est.pairs_ = [arrays[f"pairs.{l + 1}"] for l in range(est.pair_lags)]
+            est.pairs_ = [arrays[f"pairs.{lag + 1}"] for lag in range(est.pair_lags)]
             est.mlp_ = {k[4:]: v for k, v in arrays.items() if k.startswith("mlp.")}
         except KeyError as exc:
             raise ModelFileError(f"{wpath}: missing array {exc}") from None
         if len(est.skill_rate_) != len(est.skills_):
             raise ModelFileError(f"{wpath}: skill_rate has {len(est.skill_rate_)} entries for {len(est.skills_)} skills")
-        bkt = BKT(n_restarts=est.bkt_restarts, default_params=SkillParams(**model["bkt"]["default"]))
-        bkt.params_ = {k: SkillParams(**v) for k, v in model["bkt"]["skills"].items()}
-        bkt.skills_ = list(bkt.params_)
-        est.bkt_ = bkt
+        embedded = MasteryModel(
+            version="embedded",
+            default=SkillParams(**model["bkt"]["default"]),
+            skills={k: SkillParams(**v) for k, v in model["bkt"]["skills"].items()},
+        )
+        est.bkt_ = BKT.from_mastery_model(embedded, n_restarts=est.bkt_restarts)
         return est
