@@ -16,7 +16,6 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,12 +25,11 @@ from tutor.content import api as content
 from tutor.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 from tutor.events import api as events
 from tutor.privacy import api as privacy
-from tutor.privacy.credentials import RateLimiter, create_key
+from tutor.privacy.credentials import RateLimiter, development_key
 from tutor.recommend import api as recommend
 from tutor.research import api as research
 from tutor.runtime import Runtime
 from tutor.settings import Settings, load_settings
-from tutor.store.tables import ApiClient
 from tutor.tracing import api as tracing
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -69,24 +67,16 @@ Learner ids are replaced by a keyed hash before they reach the database or the l
 """
 
 
-def _development_key(runtime: Runtime) -> None:
-    """On the embedded default with no keys yet, make one and print it once (also kept in var/dev-key)."""
-    with runtime.session() as s, s.begin():
-        if s.scalar(select(func.count()).select_from(ApiClient)):
-            return
-        _, key = create_key(s, "development", ["platform", "researcher", "admin"])
-    path = runtime.settings.service.var_dir / "dev-key"
-    path.write_text(key + "\n")
-    path.chmod(0o600)
-    print(f"\nDevelopment API key (scopes platform, researcher, admin), also saved in {path}:\n\n    {key}\n", flush=True)
-
-
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         rt = runtime or Runtime(settings or load_settings())
         if rt.settings.embedded:
-            _development_key(rt)
+            path = rt.settings.service.var_dir / "dev-key"
+            with rt.session() as session, session.begin():
+                key = development_key(session, path)
+            if key:
+                print(f"\nDevelopment API key (scopes platform, researcher, admin), also saved in {path}:\n\n    {key}\n", flush=True)
         if runtime is None:
             rt.help_desk()  # build the question index before the first question, not during it
         app.state.runtime = rt

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import auth, with_settings
 from tutor.app import create_app
-from tutor.privacy.credentials import RateLimiter
+from tutor.privacy.credentials import RateLimiter, development_key, find_client
 
 EVENT = {"event_id": "o1", "learner_id": "l1", "item_id": "test-scams-1", "correct": True, "timestamp": "2026-11-20T08:00:00Z"}
 
@@ -68,3 +68,14 @@ def test_events_older_than_retention_are_refused(runtime, keys):
         r = c.post("/v1/events", json={"events": [EVENT | {"timestamp": datetime.now(UTC).isoformat()}, old]}, headers=auth(keys["platform"]))
         assert r.status_code == 422
         assert r.json()["detail"][0]["loc"] == ["body", "events", 1, "timestamp"] and "retention" in r.json()["detail"][0]["msg"]
+
+
+def test_development_key_only_on_an_empty_store(runtime, tmp_path):
+    path = tmp_path / "dev-key"
+    with runtime.session() as s, s.begin():
+        key = development_key(s, path)
+    assert key and path.read_text().strip() == key and path.stat().st_mode & 0o777 == 0o600
+    with runtime.session() as s, s.begin():
+        assert development_key(s, tmp_path / "again") is None
+        assert set(find_client(s, key).scopes.split()) == {"platform", "researcher", "admin"}
+    assert not (tmp_path / "again").exists()

@@ -7,8 +7,9 @@ import secrets
 import threading
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
@@ -97,3 +98,15 @@ class RateLimiter:
                 return 0.0
             self._buckets[client_id] = (tokens, now)
             return (1.0 - tokens) / per_second
+
+
+def development_key(session: Session, path: Path) -> str | None:
+    """On a store with no keys yet, make one with every service scope, keep it in `path` and return it.
+
+    Only the embedded default calls this, so a developer can try the API at once."""
+    if session.scalar(select(func.count()).select_from(ApiClient)):
+        return None
+    _, key = create_key(session, "development", ["platform", "researcher", "admin"])
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
