@@ -71,3 +71,20 @@ def test_the_service_refuses_to_start_on_a_bad_value(tmp_path):
     assert done.returncode != 0
     assert "TUTOR_WORKERS: Input should be a valid integer" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_settings_command_shows_values_in_force_and_hides_the_secret(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from tutor.cli import app
+
+    monkeypatch.setenv("TUTOR_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("TUTOR_PSEUDONYM_SECRET", "do-not-print-me")
+    monkeypatch.setenv("TUTOR_REC_ZPD_LOW", "0.55")
+    done = CliRunner().invoke(app, ["settings"])
+    assert done.exit_code == 0, done.output
+    assert "TUTOR_REC_ZPD_LOW=0.55" in done.output and "TUTOR_PSEUDONYM_SECRET=********" in done.output
+    assert "do-not-print-me" not in done.output
+    monkeypatch.setenv("TUTOR_PORT", "port")
+    bad = CliRunner().invoke(app, ["settings"])
+    assert bad.exit_code == 2 and "TUTOR_PORT" in bad.output

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import typer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -224,24 +223,3 @@ def configuration_table() -> str:
         shared = " Also " + ", ".join(f"`{s}.{f}`" for s, f in places[1:]) + "." if len(places) > 1 else ""
         rows.append(f"| `{variable}` | `{section}.{name}` | {_shown_default(default)} | {info.description or ''}{shared} |")
     return "\n".join(rows)
-
-
-def show(markdown: bool = typer.Option(False, "--markdown", help="Print the table of every variable instead of the values in force.")) -> None:
-    """The settings in force (secrets hidden), each with its environment variable; a bad value is reported as at start-up."""
-    if markdown:
-        typer.echo(configuration_table())
-        return
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    for variable, places in ENVIRONMENT.items():
-        section, name = places[0]
-        value = getattr(getattr(settings, section), name)
-        typer.echo(f"{variable}={'********' if isinstance(value, SecretStr) else value}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("settings")(show)
-

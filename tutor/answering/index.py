@@ -26,7 +26,6 @@ from typing import Any
 
 import faiss
 import numpy as np
-from tqdm import tqdm
 
 from tutor.answering.calibration import Calibration, load_calibration
 from tutor.answering.diacritics import DiacriticRestorer
@@ -235,6 +234,8 @@ class LessonIndex:
                 bar = None
                 cb = None
                 if progress is True:
+                    from tqdm import tqdm  # lazy: only the command line shows a bar; a worker never does
+
                     bar = tqdm(total=len(todo), desc=f"embedding passages ({self.encoder.name})", unit="passage")
                     cb = bar.update
                 elif callable(progress):

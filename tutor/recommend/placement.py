@@ -37,13 +37,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from threadpoolctl import ThreadpoolController
 
 from tutor.clock import as_utc
 from tutor.content.library import Library
@@ -93,7 +93,7 @@ class PlacementModel:
 
     def __init__(self, library: Library, model: MasteryModel, config: PlacementConfig):
         self.items_ref = library.items
-        self._threads = ThreadpoolController()
+        self._threads: Any = None  # threadpoolctl's controller, made on the first quiz step
         self.model = model
         self.config = config
         self.skills = [s.id for s in library.framework.skills]
@@ -159,6 +159,14 @@ class PlacementModel:
         return X, prior_w
 
     # ------------------------------------------------------------------ inference
+    def _one_blas_thread(self) -> Any:
+        """These products are small: BLAS threads cost far more than they save (hundreds of ms on 2 cores)."""
+        if self._threads is None:
+            from threadpoolctl import ThreadpoolController  # lazy: inspecting the loaded BLAS libraries costs memory at start-up
+
+            self._threads = ThreadpoolController()
+        return self._threads.limit(limits=1, user_api="blas")
+
     def weights(self, evidence: list[Evidence]) -> np.ndarray:
         lw = self.log_prior_w.copy()
         for e in evidence:
@@ -178,7 +186,7 @@ class PlacementModel:
         return w / w.sum()
 
     def marginals(self, w: np.ndarray) -> dict[str, float]:
-        with self._threads.limit(limits=1, user_api="blas"):  # small products: BLAS threads cost more than they save
+        with self._one_blas_thread():
             m = w @ self.Xf
         return {s: float(m[i]) for i, s in enumerate(self.skills)}
 
@@ -186,7 +194,7 @@ class PlacementModel:
         """The item of the pool (not yet asked) with the largest expected entropy drop, in bits."""
         if not asked and self._first is not None and np.allclose(w, self.prior_w):
             return self._first
-        with self._threads.limit(limits=1, user_api="blas"):  # small products: BLAS threads cost more than they save
+        with self._one_blas_thread():
             return self._best_item(w, asked)
 
     def _best_item(self, w: np.ndarray, asked: set[str]) -> tuple[str | None, float]:
