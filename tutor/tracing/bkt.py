@@ -284,22 +284,20 @@ class BKT(ClassifierMixin, BaseEstimator):
 
     def record_answer(self, learner: dict[str, float], skills: list[str], score: float) -> None:
         """Apply the service's `update` to the learner's mastery of each of the answer's skills."""
-        default = self.default_skill_params
         for sk in skills:
-            params = self.params_.get(sk, default)
+            params = self.params_.get(sk) or self.default_skill_params  # the default is built only when needed
             p = learner.get(sk)
             learner[sk] = update(params.prior if p is None else p, score, params)
 
     def p_mastered_for(self, learner: dict[str, float], skill_id: str) -> float:
         v = learner.get(skill_id)
-        return self.params_.get(skill_id, self.default_skill_params).prior if v is None else v
+        return (self.params_.get(skill_id) or self.default_skill_params).prior if v is None else v
 
     def p_correct_for(self, learner: dict[str, float], skills: list[str]) -> float:
         """P(correct) on an item measuring these skills, the skills' chances combined by ``multi_skill``."""
-        default = self.default_skill_params
         ps = []
         for sk in skills:
-            params = self.params_.get(sk, default)
+            params = self.params_.get(sk) or self.default_skill_params
             v = learner.get(sk)
             ps.append(p_correct(params.prior if v is None else v, params))
         if len(ps) == 1:
