@@ -13,8 +13,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +35,7 @@ from tutor.settings import Settings, load_settings
 from tutor.tracing import api as tracing
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+DOCS_ASSETS = "/docs-assets"  # Swagger UI and ReDoc files, served from the fastapi-offline package: no CDN, nothing fetched at run time
 
 
 class ErrorMessage(BaseModel):
@@ -85,7 +88,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if runtime is None:
             rt.engine.dispose()
 
-    app = FastAPI(title="Tutor", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # validatorUrl None: Swagger UI would otherwise send the schema to validator.swagger.io.
+    app = FastAPI(
+        title="Tutor", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+        docs_url=None, redoc_url=None, swagger_ui_parameters={"validatorUrl": None},
+    )
+    add_offline_docs(app)
 
     @app.middleware("http")
     async def limit_and_log(request: Request, call_next):
@@ -123,3 +131,37 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
     return app
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their files served from the installed package, so they work on a network without internet.
+
+    FastAPI's recipe for self-hosted docs assets. Public, like /openapi.json: a browser cannot send a Bearer
+    header when it loads a page, and these pages show only the schema, no learner data.
+    """
+    app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
+    redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    def root(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        base = root(request)
+        return get_swagger_ui_html(
+            openapi_url=f"{base}{app.openapi_url}", title=f"{app.title} - Swagger UI", oauth2_redirect_url=f"{base}{redirect_url}",
+            swagger_js_url=f"{base}{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{base}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{base}{DOCS_ASSETS}/favicon.png", swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+
+    @app.get(redirect_url, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        base = root(request)
+        return get_redoc_html(
+            openapi_url=f"{base}{app.openapi_url}", title=f"{app.title} - ReDoc", redoc_js_url=f"{base}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{base}{DOCS_ASSETS}/favicon.png", with_google_fonts=False,
+        )
