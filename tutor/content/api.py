@@ -1,14 +1,16 @@
 """The framework and the lessons: list the skills (GET /v1/skills), read a lesson, or (admin) add or
-replace one; every worker sees a change within seconds."""
+replace one; every worker sees a change within seconds. The framework is also published as CASE 1.0
+under /ims/case/v1p0 (CFDocuments, CFPackages, CFItems, CFAssociations), as CASE's REST binding names it."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
+from tutor.content import case
 from tutor.content.library import LANGUAGES, Lesson
 from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.errors import NotFound
@@ -72,3 +74,48 @@ def list_skills(
         )
         for s in lib.framework.skills
     ]
+
+
+AnyKey = Annotated[Caller, Depends(require_scopes("platform", "learner", "researcher", "admin"))]
+SourcedId = Annotated[str, Path(alias="sourcedId", max_length=64, description="The object's CASE identifier (a UUID).")]
+
+
+def _published(runtime: RuntimeDep, request: Request) -> case.Publication:
+    """The framework as CASE, its URIs on this server, dated by the framework file."""
+    changed = case.framework_changed_at(runtime.settings.content.content_dir)
+    return case.publish(runtime.library.framework, str(request.base_url), changed)
+
+
+@router.get(f"{case.BASE_PATH}/CFDocuments", response_model=dict[str, Any], tags=["CASE"], summary="The framework's CFDocument (CASE getAllCFDocuments)")
+def case_documents(
+    runtime: RuntimeDep, request: Request, response: Response, caller: AnyKey,
+    limit: Annotated[int, Query(ge=1)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """`{"CFDocuments": [...]}`: the one document this service publishes; its `identifier` names its
+    package at `/ims/case/v1p0/CFPackages/{identifier}`. `X-Total-Count` gives the number of documents;
+    `sort`, `orderBy`, `filter` and `fields` are not supported."""
+    documents = [_published(runtime, request).document]
+    response.headers["X-Total-Count"] = str(len(documents))
+    return {"CFDocuments": documents[offset:offset + limit]}
+
+
+@router.get(f"{case.BASE_PATH}/CFDocuments/{{sourcedId}}", response_model=dict[str, Any], tags=["CASE"], summary="One CFDocument (CASE getCFDocument)")
+def case_document(sourced_id: SourcedId, runtime: RuntimeDep, request: Request, caller: AnyKey) -> dict[str, Any]:
+    return _published(runtime, request).get_document(sourced_id)
+
+
+@router.get(f"{case.BASE_PATH}/CFPackages/{{sourcedId}}", response_model=dict[str, Any], tags=["CASE"], summary="The framework as a CASE CFPackage (CASE getCFPackage)")
+def case_package(sourced_id: SourcedId, runtime: RuntimeDep, request: Request, caller: AnyKey) -> dict[str, Any]:
+    """The CFDocument with every CFItem (domains, competences, bands, levels, skills) and CFAssociation
+    (isChildOf, hasSkillLevel, precedes from the skills' prerequisites); identifiers never change."""
+    return _published(runtime, request).get_package(sourced_id)
+
+
+@router.get(f"{case.BASE_PATH}/CFItems/{{sourcedId}}", response_model=dict[str, Any], tags=["CASE"], summary="One CFItem (CASE getCFItem)")
+def case_item(sourced_id: SourcedId, runtime: RuntimeDep, request: Request, caller: AnyKey) -> dict[str, Any]:
+    return _published(runtime, request).get_item(sourced_id)
+
+
+@router.get(f"{case.BASE_PATH}/CFAssociations/{{sourcedId}}", response_model=dict[str, Any], tags=["CASE"], summary="One CFAssociation (CASE getCFAssociation)")
+def case_association(sourced_id: SourcedId, runtime: RuntimeDep, request: Request, caller: AnyKey) -> dict[str, Any]:
+    return _published(runtime, request).get_association(sourced_id)
