@@ -4,8 +4,6 @@ and the prerequisites as associations, and the REST routes behind an API key."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -94,10 +92,9 @@ def test_prerequisites_appear_as_precedes(pub, library):
     assert (skills["4.1-basic"], skills["4.2-basic"]) in expected
 
 
-def test_last_change_is_the_framework_files(tmp_path, content_dir):
-    shutil.copy(content_dir / "framework.yaml", tmp_path / "framework.yaml")
-    os.utime(tmp_path / "framework.yaml", (CHANGED.timestamp(), CHANGED.timestamp()))
-    assert case.framework_changed_at(tmp_path) == CHANGED
+def test_last_change_is_the_frameworks_revised_date(library):
+    changed = case.framework_changed_at(library.framework)
+    assert changed.date() == library.framework.revised and changed.tzinfo is not None and (changed.hour, changed.minute) == (0, 0)
 
 
 def test_the_routes_need_a_key_and_serve_the_package(client, keys):

@@ -81,8 +81,8 @@ SourcedId = Annotated[str, Path(alias="sourcedId", max_length=64, description="T
 
 
 def _published(runtime: RuntimeDep, request: Request) -> case.Publication:
-    """The framework as CASE, its URIs on this server, dated by the framework file."""
-    changed = case.framework_changed_at(runtime.settings.content.content_dir)
+    """The framework as CASE, its URIs on this server, dated by the framework's `revised` date."""
+    changed = case.framework_changed_at(runtime.library.framework)
     return case.publish(runtime.library.framework, str(request.base_url), changed)
 
 

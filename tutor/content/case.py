@@ -22,8 +22,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, time
 from typing import Any
 
 from tutor.content.library import Band, Framework, Text
@@ -47,15 +46,14 @@ def identifier(code: str) -> str:
     return str(uuid.uuid5(NAMESPACE, code))
 
 
-def framework_changed_at(content_dir: Path) -> datetime:
-    """When the framework file last changed (its modification time, UTC, whole seconds)."""
-    stamp = (Path(content_dir) / "framework.yaml").stat().st_mtime
-    return datetime.fromtimestamp(int(stamp), UTC)
+def framework_changed_at(framework: Framework) -> datetime:
+    """When the framework last changed: its `revised` date, at midnight UTC, the same on every worker and machine."""
+    return datetime.combine(framework.revised, time.min, UTC)
 
 
 def framework_version(framework: Framework) -> str:
     """A short digest of the framework's content: it changes exactly when the framework does."""
-    canonical = json.dumps(framework.model_dump(), sort_keys=True, ensure_ascii=False)
+    canonical = json.dumps(framework.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -102,7 +100,7 @@ class Publication:
 def publish(framework: Framework, base_url: str, changed: datetime) -> Publication:
     """The framework as a CASE CFPackage; `uri`s point at `base_url` + the CASE REST paths.
 
-    `changed` is the lastChangeDateTime of every object (the framework file's, see `framework_changed_at`).
+    `changed` is the lastChangeDateTime of every object (the framework's `revised` date, see `framework_changed_at`).
     """
     base = base_url.rstrip("/") + BASE_PATH
     when = changed.astimezone(UTC).isoformat(timespec="seconds")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -87,6 +88,7 @@ class Skill(Strict):
 
 
 class Framework(Strict):
+    revised: date = Field(description="When the framework file's content was last changed; CASE's lastChangeDateTime.")
     bands: list[Band]
     domains: list[Domain]
     skills: list[Skill]
