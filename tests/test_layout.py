@@ -12,7 +12,7 @@ from tutor.settings import PROJECT_ROOT
 PACKAGE = PROJECT_ROOT / "tutor"
 CAPABILITIES = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))  # one folder per capability
 EDGE = {"app", "cli", "deps", "health", "runtime", "settings"}  # wiring: may import anything
-BASE = {"clock", "errors"}  # imported by everyone, import nothing of ours
+BASE = {"clock", "errors", "text"}  # imported by everyone, import nothing of ours
 WEB = ("fastapi", "starlette", "typer", "uvicorn")
 
 

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tutor import __version__, health
 from tutor.answering import api as answering
@@ -32,9 +35,11 @@ from tutor.recommend import api as recommend
 from tutor.research import api as research
 from tutor.runtime import Runtime
 from tutor.settings import Settings, load_settings
+from tutor.text import echo_error, safe_text
 from tutor.tracing import api as tracing
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The largest request body read, counted while it arrives (a chunked body has no Content-Length to trust)."""
 DOCS_ASSETS = "/docs-assets"  # Swagger UI and ReDoc files, served from the fastapi-offline package: no CDN, nothing fetched at run time
 
 
@@ -95,30 +100,33 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     add_offline_docs(app)
 
-    @app.middleware("http")
-    async def limit_and_log(request: Request, call_next):
-        started = time.perf_counter()
-        size = request.headers.get("content-length")
-        if size and size.isdigit() and int(size) > MAX_BODY_BYTES:
-            return JSONResponse({"detail": f"Request body over {MAX_BODY_BYTES // 1_048_576} MB; send smaller batches."}, status_code=413)
-        response = await call_next(request)
-        route = request.scope.get("route")
-        access_log.info("%s %s %d %.1fms", request.method, getattr(route, "path", "(unmatched)"), response.status_code, (time.perf_counter() - started) * 1000)
-        return response
+    app.add_middleware(Guard)
 
     @app.exception_handler(StarletteHTTPException)
-    async def method_not_allowed(request: Request, exc: StarletteHTTPException):
-        """Starlette's 405 lists only the first matching route's methods; list all of them."""
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        """Starlette's 405 lists only the first matching route's methods; list all of them. A body FastAPI
+        could not parse gets a 400 saying why."""
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return JSONResponse({"detail": unparsable_body(exc.__cause__)}, status_code=400)
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            return JSONResponse({"detail": "Nothing at this path; /docs lists the API's routes."}, status_code=404)
         if exc.status_code != 405:
             return await http_exception_handler(request, exc)
-        methods = sorted({m for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(request.url.path) for m in r.methods or ()})
+        methods = allowed_methods(app, request.scope)
+        if not methods:
+            return JSONResponse({"detail": "This path does not exist; /docs lists the API's routes."}, status_code=404)
         return JSONResponse({"detail": f"{request.method} is not allowed here; use {', '.join(methods)}."}, status_code=405, headers={"Allow": ", ".join(methods)})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        """Each error with its location and message; what was sent is echoed JSON-safe and short (see tutor.text.echo)."""
+        return JSONResponse({"detail": [echo_error(e) for e in exc.errors()]}, status_code=422)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):
         status = next(code for kind, code in ERROR_STATUSES.items() if isinstance(exc, kind))
         headers = {"Retry-After": "5"} if status == 503 else None
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        return JSONResponse({"detail": safe_text(str(exc))}, status_code=status, headers=headers)
 
     @app.exception_handler(DBAPIError)
     async def database_unavailable(request: Request, exc: DBAPIError):
@@ -131,6 +139,123 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
     return app
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, f"Request body over {MAX_BODY_BYTES // 1_048_576} MB; send smaller batches.")
+
+
+class Guard:
+    """The outer layer of every HTTP request: bodies limited while they are read, one access-log line per
+    request, and any unhandled error turned into a 500 here.
+
+    The body limit wraps `receive`: it counts the bytes as they arrive, whatever Content-Length says
+    (or whether it is sent at all), and answers 413 once they pass MAX_BODY_BYTES.
+
+    The access log names the route template (`/v1/learners/{learner_id}/mastery`), never the raw path,
+    which carries learner ids. An unhandled error is logged with its kind and the places it passed
+    through (file, line, function), never its message or locals, which may hold a learner id, a question
+    or an answer; it is not raised further, so no server logs it again with its message.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise BodyTooLarge()
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            size = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+            if size.isdigit() and int(size) > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+            await self.app(scope, limited_receive, tracked_send)
+        except BodyTooLarge as exc:
+            if not status:
+                await JSONResponse({"detail": exc.detail}, status_code=413)(scope, receive, tracked_send)
+        except Exception as exc:  # the last place an error can be answered: logged here, without data
+            log.error("unhandled %s in %s %s\n%s", " <- ".join(error_kinds(exc)), scope.get("method"), route_of(scope), where(exc))
+            if not status:
+                await JSONResponse(
+                    {"detail": "The service failed on this request (an internal error, logged without the request's data). "
+                               "Events and statements can be sent again safely: an id already stored is never applied twice."},
+                    status_code=500,
+                )(scope, receive, tracked_send)
+            status = 500
+        finally:
+            access_log.info("%s %s %d %.1fms", scope.get("method"), route_of(scope), status or 500, (time.perf_counter() - started) * 1000)
+
+
+def route_of(scope: Scope) -> str:
+    """The template of the route that served the request (never the raw path)."""
+    return getattr(scope.get("route"), "path", "(unmatched)")
+
+
+def error_kinds(exc: BaseException) -> list[str]:
+    """The exception's class and those of the exceptions it came from, without their messages."""
+    kinds: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kinds.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+    return kinds
+
+
+def where(exc: BaseException) -> str:
+    """The frames an exception passed through, as file:line in function; no source text, message or locals."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in frames[-30:])
+
+
+def unparsable_body(cause: BaseException | None) -> str:
+    """Why a body marked as JSON could not be read, said so that the sender can fix it."""
+    if isinstance(cause, UnicodeError):
+        why = "it is not valid UTF-8 text"
+    elif isinstance(cause, RecursionError):
+        why = "it is nested too deeply"
+    elif isinstance(cause, ValueError):
+        why = "a number in it has too many digits" if "digits" in str(cause) else "it is not valid JSON"
+    else:
+        why = "it could not be read"
+    return f"The body could not be parsed as JSON: {why}. Send JSON text encoded as UTF-8."
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route answers at this path (static files answer GET and HEAD)."""
+    found: set[str] = set()
+    for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"):
+        probe = {**scope, "method": method, "root_path": scope.get("app_root_path", scope.get("root_path", ""))}  # as before a mount matched
+        for route in app.router.routes:
+            match, _ = route.matches(probe)
+            if match == Match.FULL:
+                if isinstance(route, Mount):
+                    found.update({"GET", "HEAD"} if isinstance(route.app, StaticFiles) else ())
+                else:
+                    found.add(method)
+                break
+    return sorted(found)
 
 
 def add_offline_docs(app: FastAPI) -> None:

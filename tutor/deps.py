@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tutor.errors import Forbidden
 from tutor.privacy.credentials import find_client
 from tutor.runtime import Runtime
+from tutor.text import LEARNER_ID_DESCRIPTION, checked_learner_id
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `tutor keys create`, sent as `Authorization: Bearer <key>`.")
 
@@ -88,6 +89,6 @@ def learner_for(runtime: Runtime, caller: Caller, learner_id: str) -> str:
     return learner
 
 
-LearnerId = Annotated[str, Path(min_length=1, max_length=256, description="The platform's learner id (pseudonymised before any lookup).")]
+LearnerId = Annotated[str, Path(min_length=1, max_length=256, description=LEARNER_ID_DESCRIPTION), checked_learner_id("learner_id")]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]

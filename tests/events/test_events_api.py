@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from tests.conftest import auth
+from tutor.clock import as_utc
 from tutor.store.tables import Event, Learner, Mastery
 
 T = "2026-11-20T08:00:00Z"
@@ -133,3 +134,32 @@ def test_skill_ids_for_items_outside_the_library(client, keys):
     r = client.post("/v1/events", json={"events": [event]}, headers=auth(keys["platform"]))
     assert r.status_code == 200
     assert skill(client, keys["platform"], "l", "1.1-basic")["n_observations"] == 1
+
+
+def test_correct_and_timestamp_are_strict(client, keys, runtime):
+    """`correct` is a JSON boolean and `timestamp` an ISO 8601 string; nothing is coerced (a 422 names the field)."""
+    cases = [
+        ({**answer(1), "correct": "yes"}, "correct", "boolean"),
+        ({**answer(1), "correct": "true"}, "correct", "boolean"),
+        ({**answer(1), "correct": 1}, "correct", "boolean"),
+        ({**answer(1), "correct": 0}, "correct", "boolean"),
+        ({**answer(1), "timestamp": 1763625600}, "timestamp", "ISO 8601"),
+        ({**answer(1), "timestamp": 1763625600.5}, "timestamp", "ISO 8601"),
+        ({**answer(1), "timestamp": "1763625600"}, "timestamp", "ISO 8601"),
+        ({**answer(1), "timestamp": "20 November 2026"}, "timestamp", "ISO 8601"),
+        ({**answer(1), "timestamp": True}, "timestamp", "ISO 8601"),
+        ({**answer(1), "timestamp": "2026-02-30T08:00:00Z"}, "timestamp", "ISO 8601"),
+    ]
+    for event, field, needle in cases:
+        r = client.post("/v1/events", json={"events": [event]}, headers=auth(keys["platform"]))
+        assert r.status_code == 422, event
+        errors = {tuple(e["loc"]): e["msg"] for e in r.json()["detail"]}
+        assert needle in errors[("body", "events", 0, field)], errors
+    assert counts(runtime) == (0, 0, 0)
+    fine = [{**answer(1), "timestamp": "2026-11-20T15:00:00+07:00"}, {**answer(2), "timestamp": "2026-11-20T08:00:00"},
+            {**answer(3), "timestamp": "2026-11-20T08:00:00.123456Z"}, {**answer(4), "correct": False}]
+    r = client.post("/v1/events", json={"events": fine}, headers=auth(keys["platform"]))
+    assert r.status_code == 200, r.text
+    with runtime.session() as s:
+        stored = {e.event_id: e for e in s.scalars(select(Event))}
+    assert {as_utc(e.occurred_at).isoformat() for e in stored.values()} == {"2026-11-20T08:00:00+00:00", "2026-11-20T08:00:00.123456+00:00"}

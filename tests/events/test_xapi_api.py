@@ -86,3 +86,23 @@ def test_invalid_statement_rejects_the_body_naming_its_index(client, keys, runti
     assert ("body", 1, "actor", "account") in locs
     assert ("body", 2, "result", "score", "scaled") in locs
     assert stored(runtime) == {}
+
+
+def test_long_verbs_and_activity_ids_are_kept_as_skipped(client, keys, runtime):
+    """An untracked verb or activity with a long IRI is acknowledged and stored (its verb and reason shortened to fit)."""
+    long_verb = statement("answered", "items/test-scams-1", {"success": True})
+    long_verb["verb"]["id"] = "http://example.vn/verbs/" + "v" * 470
+    long_object = statement("answered", "items/" + "o" * 460, {"success": True})
+    r = post(client, keys["platform"], [long_verb, long_object])
+    assert r.status_code == 200, r.text
+    events = stored(runtime)
+    skipped = [events[long_verb["id"]], events[long_object["id"]]]
+    assert [e.kind for e in skipped] == ["skipped", "skipped"]
+    assert skipped[0].verb.startswith("vvv") and len(skipped[0].verb) <= 64
+    assert all(len(e.skip_reason) <= 200 for e in skipped) and "is not tracked" in skipped[0].skip_reason
+
+
+def test_result_success_is_a_boolean(client, keys, runtime):
+    r = post(client, keys["platform"], statement("answered", "items/test-scams-1", {"success": "yes"}))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", 0, "result", "success"]
+    assert stored(runtime) == {}

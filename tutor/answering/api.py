@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tutor.deps import Caller, RuntimeDep, SessionDep, learner_for, require_scopes
 from tutor.errors import Invalid
 from tutor.store.tables import Mastery
+from tutor.text import CleanText, LearnerIdText
 
 router = APIRouter(prefix="/v1", tags=["questions"])
 
@@ -21,10 +22,10 @@ class Question(BaseModel):
         json_schema_extra={"examples": [{"question": "lam sao biet tin nhan ngan hang la lua dao", "lang": "vi", "current_lesson": "spotting-scams"}]},
     )
 
-    question: str = Field(min_length=1, max_length=1000, description="In Vietnamese (with or without diacritics) or English.")
+    question: CleanText = Field(min_length=1, max_length=1000, description="In Vietnamese (with or without diacritics) or English.")
     lang: Literal["vi", "en"] | None = Field(None, description="The learner's language; detected from the question when absent.")
-    learner_id: str | None = Field(None, min_length=1, max_length=256, description="Lets the learner's weak skills break ties; the question is not stored with it.")
-    current_lesson: str | None = Field(None, max_length=80, description="The lesson the learner is on; breaks ties.")
+    learner_id: LearnerIdText | None = Field(None, description="Lets the learner's weak skills break ties; the question is not stored with it.")
+    current_lesson: CleanText | None = Field(None, max_length=80, description="The lesson the learner is on; breaks ties.")
 
     @field_validator("question")
     @classmethod

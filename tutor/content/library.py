@@ -11,13 +11,14 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from tutor.content.yaml_lines import line_of, read_yaml
 from tutor.errors import Invalid
+from tutor.text import check_text
 
 LANGUAGES = ("vi", "en")
 MIN_WORDS_PER_LANGUAGE = 300
@@ -26,6 +27,15 @@ ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def storable_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every string of the content can be stored and indexed: valid Unicode, no NUL (nested models check their own)."""
+        for text in [value] if isinstance(value, str) else value if isinstance(value, list) else ():
+            if isinstance(text, str):
+                check_text(text, info.field_name or "text")
+        return value
 
 
 class Text(Strict):

@@ -11,15 +11,19 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tutor.clock import MAX_FUTURE, as_utc, utcnow
+from tutor.clock import Moment, as_utc, utcnow
 from tutor.content.library import Library
 from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.events.intake import LearnerEvent, record_events
 from tutor.events.xapi import Statements, to_event
+from tutor.text import CleanText, JsonBool, LearnerIdText, checked_text
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 xapi_router = APIRouter(prefix="/v1/xapi", tags=["xapi"])
 XAPI_VERSION = "1.0.3"
+
+
+SkillId = Annotated[str, Field(min_length=1, max_length=64), checked_text()]
 
 
 class AnswerEvent(BaseModel):
@@ -34,14 +38,15 @@ class AnswerEvent(BaseModel):
         },
     )
 
-    event_id: str = Field(min_length=1, max_length=128, description="Client-chosen id; sending it again is acknowledged and not applied twice.")
-    learner_id: str = Field(min_length=1, max_length=256, description="The platform's learner id; pseudonymised before storage.")
-    item_id: str | None = Field(None, min_length=1, max_length=128, description="An assessment item of the library.")
-    skill_ids: list[str] | None = Field(None, min_length=1, max_length=20, description="Skills measured, when the item is not in the library.")
-    correct: bool | None = Field(None, description="Whether the answer was right.")
-    score: float | None = Field(None, ge=0.0, le=1.0, description="Partial credit in [0, 1], instead of `correct`.")
-    timestamp: datetime = Field(description="When the learner answered (ISO 8601; UTC when no zone is given).")
-    duration_seconds: float | None = Field(None, ge=0.0, le=86_400.0)
+    event_id: CleanText = Field(min_length=1, max_length=128, description="Client-chosen id; sending it again is acknowledged and not applied twice.")
+    learner_id: LearnerIdText
+    item_id: CleanText | None = Field(None, min_length=1, max_length=128, description="An assessment item of the library.")
+    skill_ids: list[SkillId] | None = Field(None, min_length=1, max_length=20, description="Skills measured, when the item is not in the library.")
+    correct: JsonBool | None = Field(None, description="Whether the answer was right: true or false (a JSON boolean; strings and numbers are refused).")
+    score: float | None = Field(None, ge=0.0, le=1.0, allow_inf_nan=False, description="Partial credit in [0, 1], instead of `correct`.")
+    timestamp: Moment = Field(description="When the learner answered: an ISO 8601 string (UTC when no zone is given; numbers are refused), "
+                                          "from 2000-01-01T00:00:00Z to a day past the server's clock.")
+    duration_seconds: float | None = Field(None, ge=0.0, le=86_400.0, allow_inf_nan=False)
     attempt: int | None = Field(None, ge=1, le=1_000)
 
     @model_validator(mode="after")
@@ -50,8 +55,6 @@ class AnswerEvent(BaseModel):
             raise ValueError("give exactly one of `correct` (true/false) or `score` (0 to 1)")
         if self.item_id is None and self.skill_ids is None:
             raise ValueError("give `item_id` or `skill_ids` so the answer can be tied to skills")
-        if as_utc(self.timestamp) > datetime.now(UTC) + MAX_FUTURE:
-            raise ValueError("`timestamp` is more than a day in the future")
         return self
 
     def grade(self) -> float:

@@ -14,8 +14,10 @@ from typing import Annotated, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from tutor.clock import Moment
 from tutor.content.library import Library
 from tutor.events.intake import LearnerEvent
+from tutor.text import CleanText, JsonBool, LearnerIdText
 
 GRADED = {"answered", "evaluated", "attempted", "passed", "failed"}
 EXPOSURE = {"completed", "experienced", "progressed"}
@@ -23,35 +25,36 @@ _DURATION = re.compile(r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)
 
 
 class Account(BaseModel):
-    homePage: str = Field(min_length=1, max_length=500)
-    name: str = Field(min_length=1, max_length=256, description="The platform's learner id; pseudonymised before storage.")
+    homePage: CleanText = Field(min_length=1, max_length=500)
+    name: LearnerIdText
 
 
 class Actor(BaseModel):
     model_config = ConfigDict(extra="allow")
-    objectType: str | None = None
+    objectType: CleanText | None = Field(None, max_length=100)
+    name: CleanText | None = Field(None, max_length=500, description="The learner's name; checked, never stored.")
     account: Account = Field(description="The learner, identified as an account {homePage, name}.")
 
 
 class Verb(BaseModel):
     model_config = ConfigDict(extra="allow")
-    id: str = Field(min_length=1, max_length=500, examples=["http://adlnet.gov/expapi/verbs/answered"])
+    id: CleanText = Field(min_length=1, max_length=500, examples=["http://adlnet.gov/expapi/verbs/answered"])
 
 
 class Activity(BaseModel):
     model_config = ConfigDict(extra="allow")
-    objectType: str | None = None
-    id: str = Field(min_length=1, max_length=500, examples=["https://learn.example.vn/items/spotting-scams-1"])
+    objectType: CleanText | None = Field(None, max_length=100)
+    id: CleanText = Field(min_length=1, max_length=500, examples=["https://learn.example.vn/items/spotting-scams-1"])
 
 
 class Score(BaseModel):
     model_config = ConfigDict(extra="allow")
-    scaled: float | None = Field(None, ge=-1.0, le=1.0)
+    scaled: float | None = Field(None, ge=-1.0, le=1.0, allow_inf_nan=False)
 
 
 class Result(BaseModel):
     model_config = ConfigDict(extra="allow")
-    success: bool | None = None
+    success: JsonBool | None = Field(None, description="true or false (a JSON boolean).")
     score: Score | None = None
     duration: str | None = Field(None, pattern=_DURATION.pattern)
 
@@ -78,7 +81,7 @@ class Statement(BaseModel):
     verb: Verb
     object: Activity
     result: Result | None = None
-    timestamp: datetime | None = None
+    timestamp: Moment | None = Field(None, description="ISO 8601, from 2000-01-01T00:00:00Z to a day past the server's clock; default: when it is received.")
 
 
 class _EventBase(TypedDict):
@@ -93,6 +96,20 @@ class _EventBase(TypedDict):
 
 
 Statements = Annotated[list[Statement], BeforeValidator(lambda v: [v] if isinstance(v, dict) else v)]
+
+
+VERB_CHARS = 64
+REASON_CHARS = 200
+"""The store's room for a statement's verb and for why it was skipped (events.verb, events.skip_reason)."""
+
+
+def _clip(text: str, limit: int) -> str:
+    """The text cut to the store's room, marked with an ellipsis where it was cut.
+
+    >>> _clip("a" * 70, 64)[-3:], len(_clip("a" * 70, 64)), _clip("short", 64)
+    ('aa…', 64, 'short')
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _last_segment(iri: str) -> str:
@@ -119,7 +136,7 @@ def _grade(verb: str, result: Result | None) -> float | None:
 
 def to_event(statement: Statement, learner: str, library: Library, received: datetime) -> LearnerEvent:
     """The event a statement stands for; `learner` is the pseudonym of its actor."""
-    verb = _last_segment(statement.verb.id)
+    verb = _clip(_last_segment(statement.verb.id), VERB_CHARS)
     target = _last_segment(statement.object.id)
     when = statement.timestamp or received
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
@@ -130,9 +147,10 @@ def to_event(statement: Statement, learner: str, library: Library, received: dat
     item = library.items.get(target)
     lesson = item[0] if item else library.lessons.get(target)
     if verb not in GRADED | EXPOSURE:
-        return LearnerEvent(kind="skipped", skip_reason=f"verb {verb!r} is not tracked", **base)
+        return LearnerEvent(kind="skipped", skip_reason=_clip(f"verb {verb!r} is not tracked", REASON_CHARS), **base)
     if lesson is None:
-        return LearnerEvent(kind="skipped", skip_reason=f"activity {statement.object.id!r} is not a lesson or item of the library", **base)
+        reason = f"activity {_clip(statement.object.id, 120)!r} is not a lesson or item of the library"
+        return LearnerEvent(kind="skipped", skip_reason=_clip(reason, REASON_CHARS), **base)
     if verb in EXPOSURE:
         return LearnerEvent(kind="exposure", lesson_id=lesson.id, item_id=target if item else None, skills=tuple(lesson.skills), **base)
     grade = _grade(verb, statement.result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -15,16 +15,18 @@ from tutor.privacy import audit
 from tutor.privacy.credentials import SCOPES, create_key, revoke, rotate
 from tutor.privacy.learner_rights import erase, export
 from tutor.store.tables import ApiClient, AuditEntry
+from tutor.text import CleanText, LearnerIdText, checked_text
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 learners_router = APIRouter(prefix="/v1/learners", tags=["learners"])
 Admin = Annotated[Caller, Depends(require_scopes("admin"))]
+KeyPrefix = Annotated[str, Path(min_length=1, max_length=16, description="The key's prefix, as `GET /v1/admin/keys` lists it."), checked_text("prefix")]
 
 
 class KeyRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=120, examples=["Nền tảng học tập tỉnh A"])
-    scopes: list[str] = Field(min_length=1, examples=[["platform"]], description=f"Any of: {', '.join(SCOPES)}.")
-    learner_id: str | None = Field(None, max_length=256, description="For learner-scope keys: the learner it belongs to.")
+    name: CleanText = Field(min_length=1, max_length=120, examples=["Nền tảng học tập tỉnh A"])
+    scopes: list[Annotated[str, Field(max_length=20), checked_text()]] = Field(min_length=1, examples=[["platform"]], description=f"Any of: {', '.join(SCOPES)}.")
+    learner_id: LearnerIdText | None = Field(None, description="For learner-scope keys: the learner it belongs to.")
     rate_per_minute: int | None = Field(None, ge=1, le=1_000_000, description="Requests a minute per worker; none = no limit.")
 
 
@@ -43,7 +45,7 @@ class NewKey(KeyInfo):
 
 
 class RotateRequest(BaseModel):
-    grace_hours: float = Field(24.0, ge=0, le=24 * 90, description="How long the old key keeps working.")
+    grace_hours: float = Field(24.0, ge=0, le=24 * 90, allow_inf_nan=False, description="How long the old key keeps working.")
 
 
 class AuditOut(BaseModel):
@@ -74,7 +76,7 @@ def list_keys(session: SessionDep, caller: Admin) -> list[KeyInfo]:
 
 
 @router.post("/keys/{prefix}/rotate", response_model=NewKey, summary="Rotate a key: a new one now, the old one until the grace period ends")
-def rotate_key(prefix: str, body: RotateRequest, session: SessionDep, caller: Admin) -> NewKey:
+def rotate_key(prefix: KeyPrefix, body: RotateRequest, session: SessionDep, caller: Admin) -> NewKey:
     client, key = rotate(session, prefix, timedelta(hours=body.grace_hours))
     audit.record(session, caller.label, "key.rotate", f"{prefix} -> {client.key_prefix} grace={body.grace_hours}h")
     session.commit()
@@ -82,7 +84,7 @@ def rotate_key(prefix: str, body: RotateRequest, session: SessionDep, caller: Ad
 
 
 @router.delete("/keys/{prefix}", response_model=KeyInfo, summary="Revoke a key; refused from the next request on")
-def revoke_key(prefix: str, session: SessionDep, caller: Admin) -> KeyInfo:
+def revoke_key(prefix: KeyPrefix, session: SessionDep, caller: Admin) -> KeyInfo:
     if not revoke(session, prefix):
         raise NotFound(f"No active key with prefix {prefix!r}.")
     audit.record(session, caller.label, "key.revoke", prefix)

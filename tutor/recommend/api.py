@@ -13,17 +13,19 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from tutor.clock import MAX_FUTURE, as_utc, utcnow
+from tutor.clock import Moment, as_utc, utcnow
 from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, learner_for, require_scopes
 from tutor.errors import NotFound
 from tutor.recommend.placement import answer, quiz_progress_for_next
 from tutor.recommend.policy import GoalError, Reason, Recommendation, explain, load_state, skill_name
 from tutor.runtime import Runtime
+from tutor.text import CleanText, JsonBool, checked_text
 
 router = APIRouter(prefix="/v1/learners", tags=["recommendations"])
 placement_router = APIRouter(prefix="/v1/learners", tags=["placement"])
 
 MAX_ALLOWED = 2000
+LessonId = Annotated[str, Field(max_length=200), checked_text()]
 
 
 class RecommendationOut(BaseModel):
@@ -65,11 +67,11 @@ class NextRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"goal": "4", "n": 3, "lang": "en", "allowed": ["spotting-scams", "protecting-your-phone"]}]})
 
-    goal: str | None = Field(None, max_length=2000, description="Competence (4.2), domain (4), band (basic) or comma-separated skill ids.")
+    goal: CleanText | None = Field(None, max_length=2000, description="Competence (4.2), domain (4), band (basic) or comma-separated skill ids.")
     n: int = Field(5, ge=1, le=50)
     lang: Literal["vi", "en"] = "vi"
     kind: Literal["lesson", "item"] = "lesson"
-    allowed: list[str] | None = Field(None, max_length=MAX_ALLOWED, description="Lesson ids the platform currently allows; answers stay inside.")
+    allowed: list[LessonId] | None = Field(None, max_length=MAX_ALLOWED, description="Lesson ids the platform currently allows; answers stay inside.")
 
 
 def _out(rec: Recommendation, rank: int, runtime: Runtime, lang: str, max_items: int, answered: int) -> RecommendationOut:
@@ -173,9 +175,10 @@ class PlacementAnswerIn(BaseModel):
 
     answer_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
                                   description="Client-chosen id of this answer; sending it again is acknowledged and not counted twice.")
-    item_id: str | None = Field(None, min_length=1, max_length=128, description="The item answered (normally the `next_item` last returned).")
-    correct: bool | None = None
-    answered_at: datetime | None = Field(None, description="When the learner answered (UTC when no zone is given); default: now.")
+    item_id: CleanText | None = Field(None, min_length=1, max_length=128, description="The item answered (normally the `next_item` last returned).")
+    correct: JsonBool | None = Field(None, description="Whether the answer was right: true or false (a JSON boolean).")
+    answered_at: Moment | None = Field(None, description="When the learner answered: ISO 8601 (UTC when no zone is given), from 2000-01-01T00:00:00Z "
+                                                         "to a day past the server's clock; default: now.")
 
     @model_validator(mode="after")
     def all_or_nothing(self) -> PlacementAnswerIn:
@@ -235,10 +238,7 @@ def post_placement(
         if body.item_id not in library.items:
             raise RequestValidationError([{"type": "unknown_item", "loc": ("body", "item_id"), "input": body.item_id,
                                            "msg": f"unknown item {body.item_id!r}; answer an item of the library (the quiz's next_item)"}])
-        at = as_utc(body.answered_at or now)
-        if at > now + MAX_FUTURE:
-            raise RequestValidationError([{"type": "future", "loc": ("body", "answered_at"), "input": str(body.answered_at),
-                                           "msg": "`answered_at` is more than a day in the future"}])
+        at = as_utc(body.answered_at or now)  # answered_at is checked as it arrives (tutor.clock.Moment)
         assert body.correct is not None  # all_or_nothing: given together with answer_id
         submitted = (body.answer_id, body.item_id, body.correct, at)
     step = answer(session, learner, library, runtime.placement_model(), now, submitted)

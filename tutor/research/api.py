@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from tutor.clock import any_moment
 from tutor.deps import Caller, RuntimeDep, require_scopes
 from tutor.research.export import answer_lines
 
@@ -26,8 +27,8 @@ EXAMPLE_LINE = (
 def export_events(
     runtime: RuntimeDep,
     caller: Annotated[Caller, Depends(require_scopes("researcher"))],
-    since: Annotated[datetime | None, Query(description="Only answers at or after this time.")] = None,
-    until: Annotated[datetime | None, Query(description="Only answers before this time.")] = None,
+    since: Annotated[Annotated[datetime, any_moment("since")] | None, Query(description="Only answers at or after this moment (ISO 8601; UTC when no zone is given).")] = None,
+    until: Annotated[Annotated[datetime, any_moment("until")] | None, Query(description="Only answers before this moment (ISO 8601; UTC when no zone is given).")] = None,
 ) -> StreamingResponse:
     """One JSON object per graded answer, oldest stored first; learner ids are research pseudonyms.
     Save it as `answers.jsonl` and train with `tutor train --format events --data answers.jsonl`."""

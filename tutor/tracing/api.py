@@ -13,6 +13,7 @@ from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, learner_for, r
 from tutor.errors import NotFound
 from tutor.privacy import audit
 from tutor.store.tables import Learner, Mastery
+from tutor.text import CleanText
 from tutor.tracing.mastery import mastery_report
 
 router = APIRouter(prefix="/v1/learners", tags=["learners"])
@@ -21,7 +22,7 @@ Admin = Annotated[Caller, Depends(require_scopes("admin"))]
 
 
 class ActivateRequest(BaseModel):
-    artefact: str = Field(min_length=1, max_length=200, examples=["bkt-synthetic-v1"], description="A directory under models/.")
+    artefact: CleanText = Field(min_length=1, max_length=200, examples=["bkt-synthetic-v1"], description="A directory under models/.")
 
 
 class ActiveModel(BaseModel):
