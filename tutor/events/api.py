@@ -4,14 +4,14 @@ learning-record-store door for platforms that speak xAPI)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tutor.clock import Moment, as_utc, utcnow
+from tutor.clock import Moment, utcnow
 from tutor.content.library import Library
 from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.events.intake import LearnerEvent, record_events
@@ -85,7 +85,7 @@ class EventBatchResult(BaseModel):
 def retention_horizon(runtime) -> datetime | None:
     """Answers at or before this time are refused: their raw events would already have been folded and deleted."""
     days = runtime.settings.privacy.retention_days
-    return None if days is None else datetime.now(UTC) - timedelta(days=days)
+    return None if days is None else utcnow() - timedelta(days=days)
 
 
 def skills_of(event: AnswerEvent, index: int, library: Library, errors: list[dict]) -> tuple[str, ...]:
@@ -122,13 +122,13 @@ def post_events(
     horizon = retention_horizon(runtime)
     for i, e in enumerate(batch.events):
         skills = skills_of(e, i, library, errors)
-        if horizon is not None and as_utc(e.timestamp) <= horizon:
+        if horizon is not None and e.timestamp <= horizon:
             errors.append({"type": "too_old", "loc": ("body", "events", i, "timestamp"), "input": e.timestamp.isoformat(),
                            "msg": f"older than the retention period ({runtime.settings.privacy.retention_days} days): "
                                   "raw events that old are no longer kept, so it cannot be applied"})
         prepared.append(
             LearnerEvent(
-                event_id=e.event_id, learner=runtime.pseudonym(e.learner_id), kind="answer", occurred_at=as_utc(e.timestamp),
+                event_id=e.event_id, learner=runtime.pseudonym(e.learner_id), kind="answer", occurred_at=e.timestamp,
                 source="events", skills=skills, score=e.grade(), item_id=e.item_id,
                 lesson_id=library.items[e.item_id][0].id if e.item_id in library.items else None,
                 duration_seconds=e.duration_seconds, attempt=e.attempt,

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from tutor.clock import Moment, as_utc, utcnow
+from tutor.clock import Moment, utcnow
 from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, learner_for, require_scopes
 from tutor.errors import NotFound
 from tutor.recommend.placement import answer, quiz_progress_for_next
@@ -238,7 +238,7 @@ def post_placement(
         if body.item_id not in library.items:
             raise RequestValidationError([{"type": "unknown_item", "loc": ("body", "item_id"), "input": body.item_id,
                                            "msg": f"unknown item {body.item_id!r}; answer an item of the library (the quiz's next_item)"}])
-        at = as_utc(body.answered_at or now)  # answered_at is checked as it arrives (tutor.clock.Moment)
+        at = body.answered_at or now  # a Moment: already in UTC and checked as it arrives
         assert body.correct is not None  # all_or_nothing: given together with answer_id
         submitted = (body.answer_id, body.item_id, body.correct, at)
     step = answer(session, learner, library, runtime.placement_model(), now, submitted)
