@@ -1,6 +1,6 @@
 """A course from a learning platform, said the same way whatever package it came in.
 
-An importer (Open edX OLX today; SCORM and Common Cartridge later) reads a package into a `Course`:
+An importer (Open edX OLX, SCORM, Common Cartridge, a folder of pages) reads a package into a `Course`:
 its `Activity` entries in course order, each under the platform's own identifier (for Open edX the
 usage key that its xAPI statements carry), with what the tutor can use of it: the readable text of
 a lesson, the question and answer key of a graded item, or the reason an activity is neither.
@@ -159,7 +159,11 @@ def activity_hash(activity: Activity) -> str:
 
 
 class Course(Frozen):
-    """A course as one platform knows it: its key, title, language and activities in course order."""
+    """A course as one platform knows it: its key, title, language and activities in course order.
+
+    `notes` are what the importer tells the person importing about the package as a whole (its
+    SCORM version, that its text sits in an authoring tool's scripts, resources it left out).
+    """
 
     platform: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     key: str = Field(min_length=1)
@@ -167,6 +171,7 @@ class Course(Frozen):
     language: str | None = None
     source: str
     activities: tuple[Activity, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def keys_are_unique(self) -> Course:

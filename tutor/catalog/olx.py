@@ -52,24 +52,19 @@ import html
 import json
 import re
 import tarfile
-import tempfile
-import zlib
 from collections.abc import Callable, Iterable
-from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import Any
 from xml.etree.ElementTree import Element  # the type only; parsing goes through defusedxml
 
-import defusedxml
 import defusedxml.ElementTree as SafeET
 from pydantic import ValidationError
 
 from tutor.catalog.course import Activity, Course, Node, Part, Place
+from tutor.catalog.package_files import HTML_SKIP, WS, Broken, Package, element_text, find_root, html_text, local, safe_parts, unpacked
 from tutor.errors import Invalid
 
 PLATFORM = "openedx"
-MAX_UNPACKED_BYTES = 2 * 1024**3  # a course export is megabytes; refuse a decompression bomb
-MAX_MEMBERS = 200_000
 
 OUTLINE = ("chapter", "sequential", "vertical")
 # Blocks that hold other blocks and decide which of them a learner sees.
@@ -108,15 +103,6 @@ WHY_UNGRADED = {
     "pdf": "an embedded PDF: its content is outside this importer",
 }
 
-# Plain text: which tags break paragraphs or lines, which are left out with their content.
-BLOCK_TAGS = {
-    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "blockquote", "pre", "section", "article",
-    "header", "footer", "figure", "figcaption", "dl", "hr", "address", "aside", "nav", "main", "details", "summary",
-    "center", "label", "description", "legend", "fieldset",
-}
-LINE_TAGS = {"li", "tr", "dt", "dd", "br", "choice", "option", "caption"}
-CELL_TAGS = {"td", "th"}
-HTML_SKIP = {"script", "style", "noscript", "template", "head", "object", "embed"}
 # In a problem: the answer widgets, the key, hints and the worked solution are not the question.
 PROBLEM_SKIP = HTML_SKIP | {
     "solution", "demandhint", "hint", "hintgroup", "choicehint", "optionhint", "correcthint", "stringequalhint",
@@ -126,136 +112,9 @@ PROBLEM_SKIP = HTML_SKIP | {
     "textbox", "filesubmission", "choicetextgroup", "radiotextgroup", "checkboxtextgroup", "math",
 }
 
-_WS = re.compile(r"\s+")
-# Marks left in the collected text until it is joined: a table cell starts, a line or a paragraph ends.
-_CELL, _LINE, _PARA = "\x1f", "\x1e", "\x1d"
-_MARKS = re.compile("[\x1d\x1e\x1f\n]")
 _SCRIPT_VAR = re.compile(r"\$[A-Za-z_]\w*")
 _SRT_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
 _BAD_KEY_CHARS = re.compile(r"[^\w.%-]")  # what Open edX replaces when it names a block after its display_name
-
-
-class Broken(Exception):
-    """A problem with one file of the package, turned into `Invalid` with the file's name."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Plain text from HTML and XML
-
-
-class _Text:
-    """Collects text with paragraph and line breaks; `value()` gives it normalised."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def start(self, tag: str) -> None:
-        if tag in BLOCK_TAGS:
-            self.parts.append(_PARA)
-        elif tag in LINE_TAGS:
-            self.parts.append(_LINE)
-        elif tag in CELL_TAGS:
-            self.parts.append(_CELL)
-
-    def end(self, tag: str) -> None:
-        if tag in BLOCK_TAGS:
-            self.parts.append(_PARA)
-        elif tag in LINE_TAGS and tag != "br":
-            self.parts.append(_LINE)
-
-    def data(self, text: str) -> None:
-        self.parts.append(_WS.sub(" ", _MARKS.sub(" ", text)))
-
-    def value(self) -> str:
-        """Lines joined by one newline, paragraphs by a blank line; table cells as "a | b", empty ones left out."""
-        out: list[str] = []
-        pending = ""  # the strongest break seen since the last line of text
-        for piece in re.split(f"([{_LINE}{_PARA}])", "".join(self.parts)):
-            if piece in (_LINE, _PARA):
-                pending = "\n\n" if piece == _PARA or pending == "\n\n" else "\n"
-                continue
-            line = " | ".join(c for c in (re.sub(r"[ \t]+", " ", cell).strip() for cell in piece.split(_CELL)) if c)
-            if not line:
-                continue
-            if out:
-                out.append(pending or " ")
-            out.append(line)
-            pending = ""
-        return "".join(out)
-
-
-class _HtmlText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out = _Text()
-        self.skipping: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.skipping or tag in HTML_SKIP:
-            if tag in HTML_SKIP:
-                self.skipping.append(tag)
-            return
-        self.out.start(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if not self.skipping and tag not in HTML_SKIP:
-            self.out.start(tag)
-            self.out.end(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.skipping:
-            if tag == self.skipping[-1]:
-                self.skipping.pop()
-            return
-        self.out.end(tag)
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.out.data(data)
-
-
-def html_text(source: str) -> str:
-    """Readable text of an HTML fragment: tags dropped, paragraphs split by a blank line.
-
-    >>> print(html_text("<h3>Title</h3><p>One&nbsp;<em>two</em></p><script>x()</script><ul><li>a</li><li>b</li></ul>"))
-    Title
-    <BLANKLINE>
-    One two
-    <BLANKLINE>
-    a
-    b
-    """
-    parser = _HtmlText()
-    parser.feed(source)
-    parser.close()
-    return parser.out.value()
-
-
-def _local(tag: Any) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def element_text(element: Element, skip: set[str] = HTML_SKIP) -> str:
-    """Readable text of an XML element, leaving out the subtrees whose tag is in `skip`."""
-    out = _Text()
-
-    def walk(el: Element) -> None:
-        tag = _local(el.tag)
-        out.start(tag)
-        if el.text:
-            out.data(el.text)
-        for child in el:
-            if _local(child.tag) not in skip:
-                walk(child)
-            if child.tail:
-                out.data(child.tail)
-        out.end(tag)
-
-    try:
-        walk(element)
-    except RecursionError:
-        raise Broken("elements nested too deeply to read") from None
-    return out.value()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +161,7 @@ def srt_cues(source: str) -> list[Cue]:
                 continue  # the cue's number
             else:
                 words.append(html.unescape(re.sub(r"<[^>]*>", "", line)))
-        text = _WS.sub(" ", " ".join(words)).strip()
+        text = WS.sub(" ", " ".join(words)).strip()
         if text:
             cues.append((start, end, text))
     return cues
@@ -318,7 +177,7 @@ def sjson_cues(source: str) -> list[Cue]:
     for i, text in enumerate(data["text"]):
         s = starts[i] / 1000 if i < len(starts) and isinstance(starts[i], (int, float)) else None
         e = ends[i] / 1000 if i < len(ends) and isinstance(ends[i], (int, float)) else None
-        clean = _WS.sub(" ", html.unescape(re.sub(r"<[^>]*>", "", str(text)))).strip()
+        clean = WS.sub(" ", html.unescape(re.sub(r"<[^>]*>", "", str(text)))).strip()
         if clean:
             cues.append((s, e, clean))
     return cues
@@ -346,108 +205,13 @@ def cues_text(cues: Iterable[Cue], clip_start: float = 0.0, clip_end: float = 0.
     return "\n\n".join(" ".join(p) for p in paragraphs)
 
 
-# ---------------------------------------------------------------------------------------------
-# The package on disk
-
-
-def _safe_parts(path: str) -> tuple[str, ...] | None:
-    """The parts of a relative POSIX path inside the package, or None if it could leave it."""
-    if not path or "\x00" in path or "\\" in path or path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        return None
-    parts = PurePosixPath(path).parts
-    if any(p in ("..", ".") for p in parts):
-        return None
-    return parts
-
-
-class _Package:
-    """The unpacked course folder; every file is named as it is inside the package."""
-
-    def __init__(self, root: Path, label: str, prefix: str):
-        self.root = root.resolve()
-        self.label = label
-        self.prefix = prefix
-
-    def shown(self, rel: str) -> str:
-        return f"{self.prefix}{rel}"
-
-    def fail(self, rel: str, message: str) -> Invalid:
-        return Invalid(f"{self.label}: {self.shown(rel)}: {message}")
-
-    def path(self, rel: str) -> Path | None:
-        parts = _safe_parts(rel)
-        if parts is None:
-            return None
-        p = self.root.joinpath(*parts)
-        try:
-            p.resolve().relative_to(self.root)
-        except ValueError:
-            return None
-        return p
-
-    def exists(self, rel: str) -> bool:
-        p = self.path(rel)
-        return p is not None and p.is_file()
-
-    def read_text(self, rel: str, referrer: str | None = None) -> str:
-        p = self.path(rel)
-        if p is None:
-            raise Invalid(f"{self.label}: {referrer or self.shown(rel)}: the path {rel!r} leaves the package")
-        if not p.is_file():
-            where = f", referenced by {referrer}" if referrer else ""
-            raise Invalid(f"{self.label}: {self.shown(rel)}: missing from the package{where}")
-        try:
-            return p.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise self.fail(rel, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
-    def xml(self, rel: str, referrer: str | None = None) -> Element:
-        text = self.read_text(rel, referrer)
-        try:
-            root = SafeET.fromstring(text, forbid_dtd=True)
-        except SafeET.ParseError as exc:
-            raise self.fail(rel, f"not well-formed XML: {exc}") from None
-        except defusedxml.DefusedXmlException as exc:
-            raise self.fail(rel, f"refused XML ({type(exc).__name__}): DTDs and entity declarations are not allowed") from None
-        return root
-
-
-def _unpack(archive: Path, dest: Path) -> None:
-    """Extract a .tar.gz course export into `dest`, refusing members that could land outside it."""
-    name = archive.name
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            if len(members) > MAX_MEMBERS:
-                raise Invalid(f"{name}: {len(members)} members: more than a course export holds ({MAX_MEMBERS})")
-            total = 0
-            for m in members:
-                if _safe_parts(m.name.rstrip("/")) is None:
-                    raise Invalid(f"{name}: member {m.name!r}: refused, an absolute path or '..' would leave the package")
-                if m.issym() or m.islnk():
-                    raise Invalid(f"{name}: member {m.name!r}: refused, links are not accepted in a course package")
-                if not (m.isfile() or m.isdir()):
-                    raise Invalid(f"{name}: member {m.name!r}: refused, neither a file nor a folder")
-                total += m.size
-            if total > MAX_UNPACKED_BYTES:
-                raise Invalid(f"{name}: unpacks to {total} bytes, more than {MAX_UNPACKED_BYTES}")
-            tar.extractall(dest, members=members, filter="data")
-    except tarfile.FilterError as exc:
-        raise Invalid(f"{name}: member refused: {exc}") from None
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise Invalid(f"{name}: not a readable .tar.gz course export: {exc}") from None
-
 
 def _course_root(folder: Path, label: str) -> tuple[Path, str]:
     """The folder holding course.xml: the top, or the one top-level folder Studio puts it in."""
-    if (folder / "course.xml").is_file():
-        return folder, ""
-    found = sorted(d for d in folder.iterdir() if d.is_dir() and (d / "course.xml").is_file())
-    if len(found) == 1:
-        return found[0], f"{found[0].name}/"
-    if found:
-        raise Invalid(f"{label}: several courses ({', '.join(d.name for d in found)}); export one course per package")
-    raise Invalid(f"{label}: course.xml: missing, at the top or in a top-level folder: not an OLX course export")
+    found = find_root(folder, "course.xml", label)
+    if found is None:
+        raise Invalid(f"{label}: course.xml: missing, at the top or in a top-level folder: not an OLX course export")
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,12 +235,12 @@ def _is_true(value: str | None) -> bool:
 
 
 def _choices(response: Element, group_tag: str) -> tuple[list[str], list[int]]:
-    group = next((el for el in response.iter() if _local(el.tag) == group_tag), None)
+    group = next((el for el in response.iter() if local(el.tag) == group_tag), None)
     if group is None:
-        raise Broken(f"<{_local(response.tag)}> has no <{group_tag}>")
+        raise Broken(f"<{local(response.tag)}> has no <{group_tag}>")
     options: list[str] = []
     correct: list[int] = []
-    for choice in (el for el in group if _local(el.tag) == "choice"):
+    for choice in (el for el in group if local(el.tag) == "choice"):
         if _is_true(choice.get("correct")):
             correct.append(len(options))
         options.append(element_text(choice, PROBLEM_SKIP) or choice.get("name", ""))
@@ -503,7 +267,7 @@ def _part_checkboxes(response: Element, prompt: str) -> list[Part]:
 
 def _part_dropdowns(response: Element, prompt: str) -> list[Part]:
     parts = []
-    inputs = [el for el in response.iter() if _local(el.tag) == "optioninput"]
+    inputs = [el for el in response.iter() if local(el.tag) == "optioninput"]
     if not inputs:
         raise Broken("<optionresponse> has no <optioninput>")
     for inp in inputs:
@@ -514,7 +278,7 @@ def _part_dropdowns(response: Element, prompt: str) -> list[Part]:
                 raise _Unread(f"the correct answer {answer!r} is not one of the options {options}")
             correct = [options.index(answer)]
         else:
-            children = [el for el in inp if _local(el.tag) == "option"]
+            children = [el for el in inp if local(el.tag) == "option"]
             options = [element_text(el, PROBLEM_SKIP) for el in children]
             correct = [i for i, el in enumerate(children) if _is_true(el.get("correct"))]
             if not options:
@@ -528,7 +292,7 @@ def _part_dropdowns(response: Element, prompt: str) -> list[Part]:
 def _additional(response: Element) -> list[str]:
     out = []
     for el in response.iter():
-        if _local(el.tag) == "additional_answer":
+        if local(el.tag) == "additional_answer":
             value = el.get("answer")
             if value is None:
                 value = el.text or ""
@@ -550,7 +314,7 @@ def _part_number(response: Element, prompt: str) -> list[Part]:
     if not answers:
         raise _Unread("no accepted answer is written in the XML")
     tolerance = next(
-        (el.get("default") for el in response.iter() if _local(el.tag) == "responseparam" and el.get("type") == "tolerance" and el.get("default")),
+        (el.get("default") for el in response.iter() if local(el.tag) == "responseparam" and el.get("type") == "tolerance" and el.get("default")),
         None,
     )
     return [Part(problem_type="numericalresponse", prompt=prompt, answers=tuple(answers), tolerance=tolerance)]
@@ -566,7 +330,7 @@ PART_READERS: dict[str, Callable[[Element, str], list[Part]]] = {
 
 
 def _explanation(problem: Element) -> str:
-    texts = [element_text(el, HTML_SKIP) for el in problem.iter() if _local(el.tag) == "solution"]
+    texts = [element_text(el, HTML_SKIP) for el in problem.iter() if local(el.tag) == "solution"]
     out = []
     for t in texts:
         first, _, rest = t.partition("\n")
@@ -578,11 +342,11 @@ def read_problem(problem: Element) -> dict[str, Any]:
     """The fields of a capa problem's activity: an item with parts, or ungraded with the reason."""
     question = element_text(problem, PROBLEM_SKIP)
     explanation = _explanation(problem)
-    responses = [el for el in problem.iter() if _local(el.tag).endswith("response") and el is not problem]
+    responses = [el for el in problem.iter() if local(el.tag).endswith("response") and el is not problem]
     base: dict[str, Any] = {"question": question, "explanation": explanation}
     if not responses:
         return {**base, "kind": "ungraded", "reason": "a problem without any response: nothing to answer"}
-    types = list(dict.fromkeys(_local(r.tag) for r in responses))
+    types = list(dict.fromkeys(local(r.tag) for r in responses))
     unread = [t for t in types if t not in PART_READERS]
     if unread:
         why = "; ".join(f"problem type {t}: {WHY_UNREAD.get(t, 'not read by this importer')}" for t in unread)
@@ -590,10 +354,10 @@ def read_problem(problem: Element) -> dict[str, Any]:
     parts: list[Part] = []
     try:
         for r in responses:
-            parts += PART_READERS[_local(r.tag)](r, element_text(r, PROBLEM_SKIP))
+            parts += PART_READERS[local(r.tag)](r, element_text(r, PROBLEM_SKIP))
     except _Unread as exc:
         return {**base, "kind": "ungraded", "problem_type": "+".join(types), "reason": f"problem type {'+'.join(types)}: {exc}"}
-    has_script = any(_local(el.tag) == "script" for el in problem.iter())
+    has_script = any(local(el.tag) == "script" for el in problem.iter())
     computed = sorted({v for p in parts for s in (*p.answers, *p.options) for v in _SCRIPT_VAR.findall(s)})
     if has_script and computed:
         return {
@@ -625,7 +389,7 @@ def _restricts(attrs: dict[str, Any]) -> bool:
 
 
 class _Reader:
-    def __init__(self, pkg: _Package):
+    def __init__(self, pkg: Package):
         self.pkg = pkg
         self.policy: dict[str, Any] = {}
         self.org = self.code = self.run = ""
@@ -639,8 +403,8 @@ class _Reader:
     def read(self, source: str) -> Course:
         pkg = self.pkg
         top = pkg.xml("course.xml")
-        if _local(top.tag) != "course":
-            raise pkg.fail("course.xml", f"the root is <{_local(top.tag)}>, expected <course>")
+        if local(top.tag) != "course":
+            raise pkg.fail("course.xml", f"the root is <{local(top.tag)}>, expected <course>")
         self.org, self.code = (top.get("org") or "").strip(), (top.get("course") or "").strip()
         self.run = (top.get("url_name") or top.get("slug") or "").strip()
         missing = [a for a, v in (("org", self.org), ("course", self.code), ("url_name", self.run)) if not v]
@@ -665,7 +429,7 @@ class _Reader:
         self.language = str(attrs.get("language") or "").strip() or None
         course_key = f"course-v1:{self.org}+{self.code}+{self.run}"
         for child in top:
-            if _local(child.tag) == "chapter":
+            if local(child.tag) == "chapter":
                 self.visit(child, rel, {}, None, False)
         try:
             return Course(
@@ -682,17 +446,17 @@ class _Reader:
 
     def resolve(self, el: Element, rel: str) -> tuple[Element, str, str | None]:
         """The block's definition, the file it is in, and its url_name."""
-        tag = _local(el.tag)
+        tag = local(el.tag)
         if not _is_pointer(el):
             return el, rel, (el.get("url_name") or el.get("slug") or None)
         name = el.get("url_name", "")
         here = f"<{tag} url_name={name!r}> in {self.pkg.shown(rel)}"
         target = f"{tag}/{name.replace(':', '/')}.xml"
-        if _safe_parts(target) is None or not re.fullmatch(r"[\w.:~%-]+", name):
+        if safe_parts(target) is None or not re.fullmatch(r"[\w.:~%-]+", name):
             raise self.pkg.fail(rel, f"<{tag} url_name={name!r}>: a url_name may hold letters, digits and . : ~ % - _ only")
         definition = self.pkg.xml(target, referrer=here)
-        if _local(definition.tag) != tag:
-            raise self.pkg.fail(target, f"holds <{_local(definition.tag)}>, but {here} expects <{tag}>")
+        if local(definition.tag) != tag:
+            raise self.pkg.fail(target, f"holds <{local(definition.tag)}>, but {here} expects <{tag}>")
         return definition, target, name
 
     def block_key(self, el: Element, tag: str, name: str | None, rel: str) -> tuple[str, bool]:
@@ -712,21 +476,21 @@ class _Reader:
         return key, inferred
 
     def visit(self, pointer: Element, rel: str, outline: dict[str, Node], container: Node | None, restricted: bool) -> None:
-        tag = _local(pointer.tag)
+        tag = local(pointer.tag)
         el, where, name = self.resolve(pointer, rel)
         key, inferred = self.block_key(el, tag, name, where)
         attrs = self.attrs(el, tag, name)
         restricted = restricted or _restricts(attrs)
         title = str(attrs.get("display_name") or "").strip()
         if not title and tag not in OUTLINE:  # an open response assessment names itself in <title>
-            title = next((element_text(t) for t in el if _local(t.tag) == "title"), "")
+            title = next((element_text(t) for t in el if local(t.tag) == "title"), "")
         if tag in OUTLINE and tag not in outline and (tag == "chapter" or "chapter" in outline):
             outline = {**outline, tag: Node(key=key, title=title)}
         elif tag in OUTLINE or tag in CONTAINERS:
             container = container or Node(key=key, title=title or tag)
         if tag in OUTLINE or tag in CONTAINERS:
             for child in el:
-                if isinstance(child.tag, str) and _local(child.tag) not in NOT_BLOCKS:
+                if isinstance(child.tag, str) and local(child.tag) not in NOT_BLOCKS:
                     self.visit(child, where, outline, container, restricted)
             return
         place = Place(chapter=outline["chapter"], sequential=outline.get("sequential"), vertical=outline.get("vertical"), container=container)
@@ -769,7 +533,7 @@ class _Reader:
         candidates = [f"{base}/{filename}.html"]
         if filename.endswith(".html"):
             candidates.append(f"{base}/{filename}")
-        if any(_safe_parts(c) is None for c in candidates):
+        if any(safe_parts(c) is None for c in candidates):
             raise Broken(f"filename={filename!r} leaves the package")
         found = next((c for c in candidates if self.pkg.exists(c)), candidates[0])
         return html_text(self.pkg.read_text(found, referrer=f"<html filename={filename!r}> in {self.pkg.shown(rel)}"))
@@ -787,7 +551,7 @@ class _Reader:
                     if isinstance(fname, str) and fname:
                         named.setdefault(str(lang), []).append(fname)
         for t in el.iter():
-            if _local(t.tag) == "transcript" and t.get("src") and t.get("language"):
+            if local(t.tag) == "transcript" and t.get("src") and t.get("language"):
                 named.setdefault(t.get("language", ""), []).append(t.get("src", ""))
         if el.get("sub"):
             named.setdefault("en", []).append(f"subs_{el.get('sub')}.srt.sjson")
@@ -797,7 +561,7 @@ class _Reader:
         for lang in order:
             files = list(dict.fromkeys([*named.get(lang, []), *([f"{video_id}-{lang}.srt"] if video_id else [])]))
             for fname in files:
-                if _safe_parts(fname) is None:
+                if safe_parts(fname) is None:
                     raise Broken(f"transcript {fname!r} leaves the package")
                 for folder in ("static", "transcripts"):
                     candidate = f"{folder}/{fname}"
@@ -826,21 +590,16 @@ def read_olx(path: str | Path) -> Course:
     Raises `Invalid` naming the file inside the package and what is wrong with it.
     """
     p = Path(path)
-    if p.is_dir():
-        root, prefix = _course_root(p, p.name)
-        return _read(_Package(root, p.name, prefix))
-    if not p.is_file():
-        raise Invalid(f"{p}: no such file or folder")
-    if not tarfile.is_tarfile(p):
+    if p.is_file() and not tarfile.is_tarfile(p):
         raise Invalid(f"{p.name}: not a .tar.gz archive or a folder: export the course from Studio (Tools › Export)")
-    with tempfile.TemporaryDirectory(prefix="olx-") as tmp:
-        dest = Path(tmp)
-        _unpack(p, dest)
-        root, prefix = _course_root(dest, p.name)
-        return _read(_Package(root, p.name, prefix))
+    with unpacked(p, "export the course from Studio (Tools › Export)") as (folder, label):
+        return read_olx_folder(folder, label)
 
 
-def _read(pkg: _Package) -> Course:
+def read_olx_folder(folder: Path, label: str) -> Course:
+    """Read an export already unpacked in `folder`; errors name its files under `label`, the package's name."""
+    root, prefix = _course_root(folder, label)
+    pkg = Package(root, label, prefix)
     try:
         return _Reader(pkg).read(pkg.label)
     except RecursionError:
