@@ -21,10 +21,11 @@ SECRET = b"test-pseudonym-secret"
 
 
 def make_settings(database_url: str, content_dir: Path, var_dir: Path, secret: bytes = SECRET) -> Settings:
-    """Settings for a test store: the real models, the given content, workers that refresh at once."""
+    """Settings for a test store: the real models, the given content, workers that refresh at once, a words-only
+    aligner (the encoder's takes minutes to build; tests/catalog/test_alignment.py checks it)."""
     return Settings(
         service={"var_dir": var_dir, "refresh_seconds": 0.0}, store={"database_url": database_url}, content={"content_dir": content_dir},
-        tracing={"models_dir": PROJECT_ROOT / "models"}, privacy={"pseudonym_secret": secret.decode()},
+        tracing={"models_dir": PROJECT_ROOT / "models"}, privacy={"pseudonym_secret": secret.decode()}, catalog={"aligner_encoder": "bm25"},
     )
 
 

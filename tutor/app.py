@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -26,9 +27,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tutor import __version__, health
 from tutor.answering import api as answering
+from tutor.catalog import api as catalog
 from tutor.content import api as content
 from tutor.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 from tutor.events import api as events
+from tutor.lti import api as lti
+from tutor.pages import api as pages
 from tutor.privacy import api as privacy
 from tutor.privacy.credentials import RateLimiter, development_key
 from tutor.recommend import api as recommend
@@ -40,6 +44,9 @@ from tutor.tracing import api as tracing
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """The largest request body read, counted while it arrives (a chunked body has no Content-Length to trust)."""
+PACKAGE_UPLOAD = "/v1/admin/catalog/imports"
+MAX_PACKAGE_BODY_BYTES = 4 * 1024**3
+"""A course package upload streams to disk; its route holds it to TUTOR_CATALOG_MAX_PACKAGE_BYTES, this is the outer bound."""
 DOCS_ASSETS = "/docs-assets"  # Swagger UI and ReDoc files, served from the fastapi-offline package: no CDN, nothing fetched at run time
 
 
@@ -61,6 +68,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {NotFound: 404, Forbidden: 403, C
 ROUTERS = (
     events.router, events.xapi_router, tracing.router, content.skills_router, content.router, answering.router,
     privacy.router, tracing.admin_router, research.router, privacy.learners_router, recommend.router, recommend.placement_router,
+    catalog.router, pages.router, lti.router, lti.admin_router,
 )
 access_log = logging.getLogger("tutor.access")
 log = logging.getLogger("tutor")
@@ -100,12 +108,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     add_offline_docs(app)
 
+    pages.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(Guard)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         """Starlette's 405 lists only the first matching route's methods; list all of them. A body FastAPI
-        could not parse gets a 400 saying why."""
+        could not parse gets a 400 saying why. A page (tutor.pages) gets a page saying why."""
+        if pages.is_page(request) and exc.status_code != 405:
+            return pages.error_page(request, exc.status_code, detail=None if exc.status_code in (401, 403, 404) else str(exc.detail))
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
             return JSONResponse({"detail": unparsable_body(exc.__cause__)}, status_code=400)
         if exc.status_code == 404 and exc.detail == "Not Found":
@@ -120,11 +132,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
         """Each error with its location and message; what was sent is echoed JSON-safe and short (see tutor.text.echo)."""
+        if pages.is_page(request):
+            return pages.error_page(request, 422, detail="; ".join(str(e.get("msg", "")) for e in exc.errors()))
         return JSONResponse({"detail": [echo_error(e) for e in exc.errors()]}, status_code=422)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):
         status = next(code for kind, code in ERROR_STATUSES.items() if isinstance(exc, kind))
+        if pages.is_page(request):
+            return pages.error_page(request, status, detail=safe_text(str(exc)))
         headers = {"Retry-After": "5"} if status == 503 else None
         return JSONResponse({"detail": safe_text(str(exc))}, status_code=status, headers=headers)
 
@@ -142,8 +158,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 
 class BodyTooLarge(StarletteHTTPException):
-    def __init__(self) -> None:
-        super().__init__(413, f"Request body over {MAX_BODY_BYTES // 1_048_576} MB; send smaller batches.")
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body over {limit // 1_048_576} MB; send smaller batches.")
 
 
 class Guard:
@@ -151,7 +167,7 @@ class Guard:
     request, and any unhandled error turned into a 500 here.
 
     The body limit wraps `receive`: it counts the bytes as they arrive, whatever Content-Length says
-    (or whether it is sent at all), and answers 413 once they pass MAX_BODY_BYTES.
+    (or whether it is sent at all), and answers 413 once they pass MAX_BODY_BYTES (a course package upload: MAX_PACKAGE_BODY_BYTES).
 
     The access log names the route template (`/v1/learners/{learner_id}/mastery`), never the raw path,
     which carries learner ids. An unhandled error is logged with its kind and the places it passed
@@ -169,14 +185,15 @@ class Guard:
         started = time.perf_counter()
         status = 0
         received = 0
+        limit = MAX_PACKAGE_BODY_BYTES if scope.get("path") == PACKAGE_UPLOAD else MAX_BODY_BYTES
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > MAX_BODY_BYTES:
-                    raise BodyTooLarge()
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -187,8 +204,8 @@ class Guard:
 
         try:
             size = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-            if size.isdigit() and int(size) > MAX_BODY_BYTES:
-                raise BodyTooLarge()
+            if size.isdigit() and int(size) > limit:
+                raise BodyTooLarge(limit)
             await self.app(scope, limited_receive, tracked_send)
         except BodyTooLarge as exc:
             if not status:

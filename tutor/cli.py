@@ -8,7 +8,9 @@ from pydantic import SecretStr
 
 from tutor import settings
 from tutor.answering import cli as answering
+from tutor.catalog import cli as catalog
 from tutor.content import cli as content
+from tutor.lti import cli as lti
 from tutor.privacy import cli as privacy
 from tutor.recommend import cli as recommend
 from tutor.research import cli as research
@@ -32,7 +34,7 @@ def show(markdown: bool = typer.Option(False, "--markdown", help="Print the tabl
         typer.echo(f"{variable}={'********' if isinstance(value, SecretStr) else value}")
 
 
-for capability in (content, privacy, answering, recommend, research):
+for capability in (content, catalog, privacy, answering, recommend, research, lti):
     capability.register(app)
 app.command("settings")(show)
 

@@ -1,5 +1,6 @@
 """What a service process holds in memory: settings, the database, the content, the active model,
-the recommender, the placement model and the question index.
+the recommender, the placement model, the question index (bundled and imported lessons) and the
+aligner of imported content.
 
 Workers are stateless apart from this cache. Shared changes (a lesson added through the API, a model
 activated) are written to the database and every worker picks them up within `refresh_seconds`.
@@ -11,12 +12,19 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tutor.answering import HelpDesk
+from tutor.answering.encoders import encoder_or_none
+from tutor.answering.passages import Document
+from tutor.catalog.alignment import Aligner
+from tutor.catalog.documents import lesson_pages
+from tutor.catalog.imports import CATALOG_REVISION
+from tutor.catalog.review import reviewed_exemplars
 from tutor.clock import utcnow
 from tutor.content.library import ContentError, Lesson, Library, load_library
 from tutor.errors import Invalid, NotFound
@@ -25,6 +33,7 @@ from tutor.recommend.placement import PlacementModel
 from tutor.recommend.policy import Recommender
 from tutor.settings import Settings
 from tutor.store.database import make_engine, make_sessions, upgrade
+from tutor.store.shared_state import bump
 from tutor.store.tables import AddedLesson, ServiceState
 from tutor.tracing.artefacts import ArtefactError, MasteryModel, active_model_dir, load_mastery_model
 
@@ -50,6 +59,9 @@ class Runtime:
         self._lock = threading.Lock()
         self._desk_lock = threading.Lock()
         self._help_desk: HelpDesk | None = None
+        self._catalog_stamp: datetime | None = None
+        self._aligner_lock = threading.Lock()
+        self._aligner: Aligner | None = None
         self._placement_lock = threading.Lock()
         self._placement: PlacementModel | None = None
         self.refresh(force=True)
@@ -63,7 +75,10 @@ class Runtime:
                 if not cache.exists() and shipped.is_dir():
                     shutil.copytree(shipped, cache)  # embeddings of the bundled lessons: a fresh install starts in seconds
                 answering = self.settings.answering
-                self._help_desk = HelpDesk.build(self.library.lessons.values(), answering.encoder, encoder_threads=answering.encoder_threads, cache_dir=cache)
+                with self.session() as s:
+                    imported, self._catalog_stamp = lesson_pages(s)
+                documents: list[Document] = [*self.library.lessons.values(), *imported]
+                self._help_desk = HelpDesk.build(documents, answering.encoder, encoder_threads=answering.encoder_threads, cache_dir=cache)
                 self.lesson_listeners.append(self._help_desk.add_or_replace_lesson)
             return self._help_desk
 
@@ -74,6 +89,30 @@ class Runtime:
             if pm is None or pm.items_ref is not self.library.items or pm.model is not self.model:
                 pm = self._placement = PlacementModel(self.library, self.model, self.settings.placement)
             return pm
+
+    def aligner(self) -> Aligner:
+        """The aligner of imported content, built on first use (an import job's thread, or `tutor catalog import`):
+        the framework, and as exemplars the library's lessons and items and the imported ones a reviewer decided
+        (those decided later in this worker are added as they are decided; other workers learn them when they
+        next start). With e5-small, building embeds about 1,000 exemplar texts: about 2 minutes on 2 cores."""
+        with self._aligner_lock:
+            if self._aligner is None:
+                name = self.settings.catalog.aligner_encoder
+                encoder = None if name == "bm25" else encoder_or_none(name, self.settings.answering.encoder_threads)
+                aligner = Aligner.from_library(self.library, encoder)
+                with self.session() as s:
+                    aligner.add_exemplars(reviewed_exemplars(s))
+                self._aligner = aligner
+            return self._aligner
+
+    def aligner_if_ready(self) -> Aligner | None:
+        """The aligner when it is built, else None: a request never waits minutes for it (what it registers goes to review)."""
+        return self._aligner
+
+    def accept_confidence(self) -> float:
+        """The confidence from which an imported lesson's or item's top suggestion is accepted: the setting, else the aligner's measured threshold."""
+        chosen = self.settings.catalog.accept_confidence
+        return chosen if chosen is not None else self.aligner().accept_confidence
 
     def pseudonym(self, raw_learner_id: str) -> str:
         return pseudonym(raw_learner_id, self.settings.pseudonym_key)
@@ -105,6 +144,14 @@ class Runtime:
                             self._apply_lesson(Lesson.model_validate(row.body))
                             self._lesson_stamps[row.id] = row.updated_at
                     self._revisions[CONTENT_KEY] = content.revision
+                catalog = state.get(CATALOG_REVISION)
+                if catalog is not None and catalog.revision != self._revisions.get(CATALOG_REVISION):
+                    with self._desk_lock:
+                        if self._help_desk is not None:
+                            pages, self._catalog_stamp = lesson_pages(s, self._catalog_stamp)
+                            if pages:
+                                self._help_desk.add_or_replace_lessons(pages)
+                    self._revisions[CATALOG_REVISION] = catalog.revision
                 chosen = state.get(MODEL_KEY)
                 if chosen is not None and chosen.revision != self._revisions.get(MODEL_KEY):
                     if chosen.value != self.model_name:
@@ -119,13 +166,6 @@ class Runtime:
         for listener in self.lesson_listeners:
             listener(lesson)
 
-    def _bump(self, s: Session, key: str, value: str) -> None:
-        row = s.get(ServiceState, key, with_for_update=True)
-        if row is None:
-            s.add(ServiceState(key=key, value=value, revision=1))
-        else:
-            row.value, row.revision = value, row.revision + 1
-
     def add_lesson(self, lesson: Lesson) -> list:
         """Check, store and publish a lesson; returns problems (and changes nothing) when it is invalid."""
         problems = self.library.problems_with(lesson)
@@ -138,7 +178,7 @@ class Runtime:
                 s.add(row)
             else:
                 row.body, row.updated_at = lesson.model_dump(), utcnow()
-            self._bump(s, CONTENT_KEY, lesson.id)
+            bump(s, CONTENT_KEY, lesson.id)
             s.flush()
             stamp = row.updated_at
         self._apply_lesson(lesson)
@@ -155,6 +195,6 @@ class Runtime:
         except ArtefactError as exc:
             raise Invalid(f"Artefact refused, the active model is unchanged: {exc}") from None
         with self.session() as s, s.begin():
-            self._bump(s, MODEL_KEY, name)
+            bump(s, MODEL_KEY, name)
         self.model, self.model_name = model, name
         return model

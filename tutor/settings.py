@@ -13,6 +13,8 @@ process at start with the variable's name (`SettingsError`). No other module rea
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from collections.abc import Mapping
@@ -62,6 +64,25 @@ class AnsweringSettings(Section):
     index_cache: Path | None = Field(None, description="Where question-index vectors are cached; default: `<var>/index-cache`.")
 
 
+class CatalogSettings(Section):
+    """How the platform's own courses are imported and aligned to the framework."""
+
+    accept_confidence: float | None = Field(
+        None, ge=0, le=1,
+        description="An imported lesson's or item's top skill suggestion is accepted from this calibrated confidence; below it, it waits for review. "
+                    "Default: the aligner's measured threshold (see bench/results/alignment.md).",
+    )
+    aligner_encoder: str = Field(
+        "e5-small",
+        description="Encoder of the aligner, fused with word matching: `e5-small`, `minilm`, `st:<folder>`, or `bm25` (words only: builds in a second, aligns less well).",
+    )
+    max_package_bytes: int = Field(512 * 1024**2, ge=1024, description="Largest course package the admin upload route takes.")
+    lms_url: str | None = Field(
+        None, pattern=r"^https?://[^\s]+$",
+        description="The platform LMS's address; answers citing an imported Open edX activity link to `{lms_url}/courses/{course}/jump_to/{usage key}`.",
+    )
+
+
 class PrivacySettings(Section):
     pseudonym_secret: SecretStr | None = Field(
         None, description="Key of the HMAC that replaces learner ids; default: random, kept in `<var>/pseudonym-secret`. Set it (and keep it) in production."
@@ -69,6 +90,15 @@ class PrivacySettings(Section):
     retention_days: int | None = Field(
         None, ge=1, description="Raw events older than this are folded into mastery and deleted by `tutor retention`, and older answers are refused; unset: keep all."
     )
+
+
+class PagesSettings(Section):
+    """The learner's and the researchers' pages: their signed session cookie."""
+
+    session_secret: SecretStr | None = Field(
+        None, description="Key that signs the pages' session cookies; default: random, kept in `<var>/session-secret`. Set it (the same in every worker) in production."
+    )
+    session_hours: float = Field(8.0, gt=0, le=24 * 30, description="How long a page session lasts after sign-in.")
 
 
 class Settings(BaseSettings):
@@ -83,7 +113,9 @@ class Settings(BaseSettings):
     recommend: Policy = Policy()
     placement: PlacementConfig = PlacementConfig()
     answering: AnsweringSettings = AnsweringSettings()
+    catalog: CatalogSettings = CatalogSettings()
     privacy: PrivacySettings = PrivacySettings()
+    pages: PagesSettings = PagesSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -116,10 +148,18 @@ class Settings(BaseSettings):
             raise SettingsError("privacy.pseudonym_secret is not set; build the settings with load_settings()")
         return self.privacy.pseudonym_secret.get_secret_value().encode()
 
+    @property
+    def session_key(self) -> bytes:
+        """The set secret, else one derived from the pseudonym key (settings built without load_settings, as in tests)."""
+        if self.pages.session_secret is None:
+            return hmac.new(self.pseudonym_key, b"tutor page sessions", hashlib.sha256).digest()
+        return self.pages.session_secret.get_secret_value().encode()
+
 
 PREFIXES = {
     "service": "TUTOR_", "store": "TUTOR_", "content": "TUTOR_", "tracing": "TUTOR_", "recommend": "TUTOR_REC_",
-    "placement": "TUTOR_PLACEMENT_", "answering": "TUTOR_", "privacy": "TUTOR_",
+    "placement": "TUTOR_PLACEMENT_", "answering": "TUTOR_", "catalog": "TUTOR_CATALOG_", "privacy": "TUTOR_",
+    "pages": "TUTOR_PAGES_",
 }
 SHARED = {  # a setting two sections need, under the one name people already use
     ("recommend", "mastery_threshold"): "TUTOR_MASTERY_THRESHOLD",
@@ -178,9 +218,9 @@ def _explain(exc: ValidationError) -> SettingsError:
     return SettingsError("cannot start with these settings:\n  " + "\n  ".join(lines))
 
 
-def _kept_secret(var_dir: Path) -> str:
-    """A random pseudonym key for the embedded default, made once and kept beside the database."""
-    path = var_dir / "pseudonym-secret"
+def _kept_secret(var_dir: Path, name: str = "pseudonym-secret") -> str:
+    """A random key (pseudonyms, session cookies) for the embedded default, made once and kept beside the database."""
+    path = var_dir / name
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))
@@ -198,6 +238,9 @@ def load_settings(**sections: Mapping[str, Any]) -> Settings:
     if settings.privacy.pseudonym_secret is None:
         privacy = settings.privacy.model_copy(update={"pseudonym_secret": SecretStr(_kept_secret(settings.service.var_dir))})
         settings = settings.model_copy(update={"privacy": privacy})
+    if settings.pages.session_secret is None:
+        pages = settings.pages.model_copy(update={"session_secret": SecretStr(_kept_secret(settings.service.var_dir, "session-secret"))})
+        settings = settings.model_copy(update={"pages": pages})
     return settings
 
 

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from tests.conftest import auth
-from tutor.store.tables import Event
+from tutor.store.tables import CatalogActivity, Event
 
 ADL = "http://adlnet.gov/expapi/verbs/"
 
@@ -52,7 +52,7 @@ def test_verbs_become_answers_exposures_or_skips(client, keys, runtime):
     assert r.headers["X-Experience-API-Version"].startswith("1.0")
     events = stored(runtime)
     kinds = [events[s["id"]].kind for s in body]
-    assert kinds == ["answer", "answer", "answer", "exposure", "exposure", "skipped", "skipped", "skipped"]
+    assert kinds == ["answer", "answer", "answer", "exposure", "exposure", "skipped", "pending", "skipped"], "an unknown graded activity is kept for alignment"
     assert events[body[0]["id"]].score == 1.0 and events[body[0]["id"]].duration_seconds == 65
     assert events[body[1]["id"]].score == 0.4
     assert events[body[2]["id"]].score == 0.0 and events[body[2]["id"]].skills == ["4.2-basic"]
@@ -88,18 +88,21 @@ def test_invalid_statement_rejects_the_body_naming_its_index(client, keys, runti
     assert stored(runtime) == {}
 
 
-def test_long_verbs_and_activity_ids_are_kept_as_skipped(client, keys, runtime):
-    """An untracked verb or activity with a long IRI is acknowledged and stored (its verb and reason shortened to fit)."""
+def test_long_verbs_and_activity_ids_are_kept(client, keys, runtime):
+    """An untracked verb with a long IRI is acknowledged and skipped (its verb and reason shortened to fit);
+    an unknown activity with a long IRI is kept whole, its answer waiting for alignment."""
     long_verb = statement("answered", "items/test-scams-1", {"success": True})
     long_verb["verb"]["id"] = "http://example.vn/verbs/" + "v" * 470
     long_object = statement("answered", "items/" + "o" * 460, {"success": True})
     r = post(client, keys["platform"], [long_verb, long_object])
     assert r.status_code == 200, r.text
     events = stored(runtime)
-    skipped = [events[long_verb["id"]], events[long_object["id"]]]
-    assert [e.kind for e in skipped] == ["skipped", "skipped"]
-    assert skipped[0].verb.startswith("vvv") and len(skipped[0].verb) <= 64
-    assert all(len(e.skip_reason) <= 200 for e in skipped) and "is not tracked" in skipped[0].skip_reason
+    skipped, pending = events[long_verb["id"]], events[long_object["id"]]
+    assert (skipped.kind, pending.kind) == ("skipped", "pending")
+    assert skipped.verb.startswith("vvv") and len(skipped.verb) <= 64
+    assert len(skipped.skip_reason) <= 200 and "is not tracked" in skipped.skip_reason
+    with runtime.session() as s:
+        assert s.get(CatalogActivity, pending.item_id).key == long_object["object"]["id"]
 
 
 def test_result_success_is_a_boolean(client, keys, runtime):

@@ -49,7 +49,7 @@ passages, far too little to lift an unrelated lesson over a clear match.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,10 @@ class HelpDesk:
     def add_or_replace_lesson(self, lesson: Document) -> dict[str, Any]:
         """Index a new or edited lesson; questions asked after this returns can be answered from it."""
         return self.index.add_or_replace_lesson(lesson)
+
+    def add_or_replace_lessons(self, lessons: Sequence[Document]) -> dict[str, Any]:
+        """Index many new or edited lessons with one rebuild (an imported course)."""
+        return self.index.add_or_replace_lessons(lessons)
 
     def ask(
         self,

@@ -1,4 +1,5 @@
-"""POST /v1/ask: a learner's question answered from the lessons, quoted and cited, or honestly not."""
+"""POST /v1/ask: a learner's question answered from the lessons (bundled or imported from the platform),
+quoted and cited, or honestly not."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
+from tutor.catalog.documents import where_shown
 from tutor.deps import Caller, RuntimeDep, SessionDep, learner_for, require_scopes
 from tutor.errors import Invalid
 from tutor.store.tables import Mastery
@@ -35,6 +37,15 @@ class Question(BaseModel):
         return v
 
 
+class OnPlatform(BaseModel):
+    """Where the platform shows an imported lesson (absent for the bundled library's lessons)."""
+
+    platform: str = Field(examples=["openedx"])
+    key: str = Field(description="The platform's identifier of the activity.", examples=["block-v1:OpenedX+DemoX+DemoCourse+type@html+block@030e35c4756a4ddc8d40b95fbbfff4d4"])
+    course: str | None = Field(examples=["course-v1:OpenedX+DemoX+DemoCourse"])
+    url: str | None = Field(description="A link to it on the platform, when TUTOR_CATALOG_LMS_URL is set (Open edX).")
+
+
 class Passage(BaseModel):
     lesson_id: str
     lesson_title: str
@@ -43,6 +54,7 @@ class Passage(BaseModel):
     lang: Literal["vi", "en"]
     text: str
     score: float
+    on_platform: OnPlatform | None = None
 
 
 class LessonToStudy(BaseModel):
@@ -51,6 +63,7 @@ class LessonToStudy(BaseModel):
     lang: Literal["vi", "en"]
     score: float
     skills: list[str]
+    on_platform: OnPlatform | None = None
 
 
 class AnswerOut(BaseModel):
@@ -84,4 +97,9 @@ def ask(
     data = answer.to_dict()
     data.pop("question")
     data.pop("timings_ms")
+    cited = [p for p in (data.get("source"), *data["passages"], *data["lessons"]) if p]
+    shown = where_shown(session, [p["lesson_id"] for p in cited], runtime.settings.catalog.lms_url)
+    for p in cited:
+        if p["lesson_id"] in shown:
+            p["on_platform"] = vars(shown[p["lesson_id"]])
     return AnswerOut(**data)

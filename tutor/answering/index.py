@@ -19,7 +19,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -332,13 +332,18 @@ class LessonIndex:
         passages (bench/results/retrieval.md). Questions are answered from the previous index
         until the new one is swapped in.
         """
-        new = self._split(lesson)
+        return dict(self.add_or_replace_lessons([lesson]), lesson=lesson.id)
+
+    def add_or_replace_lessons(self, lessons: Sequence[Document]) -> dict[str, Any]:
+        """As `add_or_replace_lesson` for many lessons at once (an imported course): one rebuild, not one per lesson."""
+        new = [p for lesson in lessons for p in self._split(lesson)]
+        ids = {lesson.id for lesson in lessons}
         with self._update_lock:  # one update at a time; questions keep using the old index meanwhile
             with self._lock:
-                keep = [p for p in self.passages if p.lesson_id != lesson.id]
+                keep = [p for p in self.passages if p.lesson_id not in ids]
                 reuse = {k: self._vectors[e] for e, k in enumerate(self._entry_keys)} if self.encoder else {}
             self._set_passages(keep + new, reuse=reuse)  # swaps the new index in under the lock
-            return dict(self.build_stats, lesson=lesson.id, lesson_passages=len(new))
+            return dict(self.build_stats, lessons=len(ids), lesson_passages=len(new))
 
     # ---------------------------------------------------------------- searching
 

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tutor.catalog.activities import resolve
+from tutor.catalog.imports import register_from_statement
 from tutor.clock import Moment, utcnow
 from tutor.content.library import Library
 from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.events.intake import LearnerEvent, record_events
-from tutor.events.xapi import Statements, to_event
+from tutor.events.xapi import Statements, in_library, is_graded, to_event
 from tutor.text import CleanText, JsonBool, LearnerIdText, checked_text
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -165,7 +167,14 @@ def post_statements(
     received = utcnow()
     for s in statements:
         s.id = s.id or uuid.uuid4()
-    events = [to_event(s, runtime.pseudonym(s.actor.account.name), runtime.library, received) for s in statements]
+    library = runtime.library
+    outside = [s for s in statements if not in_library(s, library)]
+    catalog = resolve(session, [s.object.id for s in outside])
+    for s in outside:
+        if is_graded(s) and s.object.id not in catalog:
+            definition = s.object.definition.model_dump(exclude_none=True) if s.object.definition else None
+            catalog[s.object.id] = register_from_statement(session, s.object.id, definition, runtime.aligner_if_ready(), runtime.accept_confidence())
+    events = [to_event(s, runtime.pseudonym(s.actor.account.name), library, received, catalog) for s in statements]
     record_events(session, events, runtime.model)
     session.commit()
     response.headers["X-Experience-API-Version"] = XAPI_VERSION

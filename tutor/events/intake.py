@@ -13,14 +13,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
 from tutor.store.bulk_writes import insert_events, insert_learners, upsert_mastery
 from tutor.store.tables import Event, Mastery
 from tutor.tracing.artefacts import MasteryModel
-from tutor.tracing.equations import update
+from tutor.tracing.equations import update as bkt_update
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def _replay(session: Session, learner: str, skill: str, model: MasteryModel, bas
     for skills, score, occurred in rows:
         occurred = as_utc(occurred)
         if skill in skills and (base_until is None or occurred > base_until):
-            p, n, last = update(p, score, model.params(skill)), n + 1, occurred
+            p, n, last = bkt_update(p, score, model.params(skill)), n + 1, occurred
     return p, n, last
 
 
@@ -137,7 +137,7 @@ def apply_answers(session: Session, answers: list[LearnerEvent], model: MasteryM
                 if e.score is None:  # events of kind "answer" are always made with a grade
                     raise TypeError(f"answer event {e.event_id!r} has no score")
                 p, n, last = changed.get(key) or ((row.p_mastered, row.n_observations, as_utc(row.last_event_at)) if row else (model.params(skill).prior, 0, None))
-                changed[key] = (update(p, e.score, model.params(skill)), n + 1, max(filter(None, (last, e.occurred_at))))
+                changed[key] = (bkt_update(p, e.score, model.params(skill)), n + 1, max(filter(None, (last, e.occurred_at))))
     upsert_mastery(
         session,
         [
@@ -145,3 +145,40 @@ def apply_answers(session: Session, answers: list[LearnerEvent], model: MasteryM
             for (lid, sid), (p, n, last) in changed.items()
         ],
     )
+
+
+def release_pending(session: Session, activity: str, skills: list[str], model: MasteryModel) -> int:
+    """Count the answers that waited for an activity's alignment, once and in time order; returns how many.
+
+    With skills, each pending answer becomes an answer of those skills and the skills they touch are
+    replayed from the stored answers for each learner, so an answer older than others already folded
+    in lands in its place in time. Without skills (the reviewer found none), they are kept as skipped.
+    """
+    pending = session.execute(
+        select(Event.id, Event.learner_id).where(Event.item_id == activity, Event.kind == "pending").with_for_update()
+    ).all()
+    if not pending:
+        return 0
+    ids = [row.id for row in pending]
+    if not skills:
+        session.execute(
+            update(Event).where(Event.id.in_(ids)).values(kind="skipped", skip_reason="its activity was reviewed and teaches no framework skill"),
+            execution_options={"synchronize_session": False},
+        )
+        return len(ids)
+    session.execute(update(Event).where(Event.id.in_(ids)).values(kind="answer", skills=list(skills)), execution_options={"synchronize_session": False})
+    learners = sorted({row.learner_id for row in pending if row.learner_id is not None})
+    bases = {
+        (row.learner_id, row.skill_id): (row.base_p, row.base_n, as_utc(row.base_until))
+        for row in session.execute(
+            select(Mastery.learner_id, Mastery.skill_id, Mastery.base_p, Mastery.base_n, Mastery.base_until).where(Mastery.learner_id.in_(learners))
+        )
+    }
+    now = utcnow()
+    rows = []
+    for learner in learners:
+        for skill in skills:
+            p, n, last = _replay(session, learner, skill, model, bases.get((learner, skill), (None, None, None)))
+            rows.append({"learner_id": learner, "skill_id": skill, "p_mastered": p, "n_observations": n, "updated_at": now, "last_event_at": last})
+    upsert_mastery(session, rows)
+    return len(ids)

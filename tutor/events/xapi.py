@@ -2,18 +2,26 @@
 
 Graded verbs (answered, evaluated, attempted, passed, failed) become answers; completed,
 experienced and progressed become lesson exposures; any other well-formed statement (an untracked
-verb or activity) is acknowledged and kept as skipped, with the reason.
+verb, or an exposure to an activity the service does not know) is acknowledged and kept as skipped,
+with the reason.
+
+An activity of the platform's own catalog (tutor.catalog) counts like a bundled one once its skills
+are accepted; until then a graded answer about it is kept as `pending` and counted when the
+alignment is accepted. A graded answer about an activity nobody imported registers the activity
+from the statement's `object.definition` (the router does that before calling `to_event`).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from tutor.catalog.activities import Known
 from tutor.clock import Moment
 from tutor.content.library import Library
 from tutor.events.intake import LearnerEvent
@@ -41,10 +49,24 @@ class Verb(BaseModel):
     id: CleanText = Field(min_length=1, max_length=500, examples=["http://adlnet.gov/expapi/verbs/answered"])
 
 
+LanguageMap = dict[Annotated[CleanText, Field(max_length=35)], Annotated[CleanText, Field(max_length=5000)]]
+
+
+class Definition(BaseModel):
+    """What the platform says of the activity; kept for an activity the service does not know yet, so it can be aligned."""
+
+    model_config = ConfigDict(extra="allow")
+    name: LanguageMap | None = None
+    description: LanguageMap | None = None
+    type: CleanText | None = Field(None, max_length=500)
+    interactionType: CleanText | None = Field(None, max_length=100)
+
+
 class Activity(BaseModel):
     model_config = ConfigDict(extra="allow")
     objectType: CleanText | None = Field(None, max_length=100)
     id: CleanText = Field(min_length=1, max_length=500, examples=["https://learn.example.vn/items/spotting-scams-1"])
+    definition: Definition | None = None
 
 
 class Score(BaseModel):
@@ -134,8 +156,19 @@ def _grade(verb: str, result: Result | None) -> float | None:
     return {"passed": 1.0, "failed": 0.0}.get(verb)
 
 
-def to_event(statement: Statement, learner: str, library: Library, received: datetime) -> LearnerEvent:
-    """The event a statement stands for; `learner` is the pseudonym of its actor."""
+def is_graded(statement: Statement) -> bool:
+    return _last_segment(statement.verb.id) in GRADED
+
+
+def in_library(statement: Statement, library: Library) -> bool:
+    """Whether the statement's object is a bundled lesson or item (named by the last segment of its IRI)."""
+    target = _last_segment(statement.object.id)
+    return target in library.items or target in library.lessons
+
+
+def to_event(statement: Statement, learner: str, library: Library, received: datetime, catalog: Mapping[str, Known] | None = None) -> LearnerEvent:
+    """The event a statement stands for; `learner` is the pseudonym of its actor, `catalog` the
+    platform's activities its object may name (from tutor.catalog.activities.resolve)."""
     verb = _clip(_last_segment(statement.verb.id), VERB_CHARS)
     target = _last_segment(statement.object.id)
     when = statement.timestamp or received
@@ -148,6 +181,9 @@ def to_event(statement: Statement, learner: str, library: Library, received: dat
     lesson = item[0] if item else library.lessons.get(target)
     if verb not in GRADED | EXPOSURE:
         return LearnerEvent(kind="skipped", skip_reason=_clip(f"verb {verb!r} is not tracked", REASON_CHARS), **base)
+    known = (catalog or {}).get(statement.object.id) if lesson is None else None
+    if known is not None:
+        return _catalog_event(statement, verb, known, base)
     if lesson is None:
         reason = f"activity {_clip(statement.object.id, 120)!r} is not a lesson or item of the library"
         return LearnerEvent(kind="skipped", skip_reason=_clip(reason, REASON_CHARS), **base)
@@ -158,3 +194,16 @@ def to_event(statement: Statement, learner: str, library: Library, received: dat
         return LearnerEvent(kind="skipped", skip_reason="no result.success or result.score.scaled to grade", lesson_id=lesson.id, **base)
     skills = tuple(item[1].skills) if item else tuple(lesson.skills)
     return LearnerEvent(kind="answer", lesson_id=lesson.id, item_id=target if item else None, skills=skills, score=grade, **base)
+
+
+def _catalog_event(statement: Statement, verb: str, known: Known, base: _EventBase) -> LearnerEvent:
+    """An answer or exposure about one of the platform's own activities."""
+    skills = known.skills
+    if verb in EXPOSURE:
+        if not skills:
+            return LearnerEvent(kind="skipped", skip_reason="exposure to an activity not aligned to the framework yet", lesson_id=known.id, **base)
+        return LearnerEvent(kind="exposure", lesson_id=known.id, skills=skills, **base)
+    grade = _grade(verb, statement.result)
+    if grade is None:
+        return LearnerEvent(kind="skipped", skip_reason="no result.success or result.score.scaled to grade", item_id=known.id, **base)
+    return LearnerEvent(kind="answer" if skills else "pending", item_id=known.id, skills=skills, score=grade, **base)

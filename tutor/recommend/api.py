@@ -5,6 +5,7 @@ GET/POST /v1/learners/{learner_id}/next and POST /v1/learners/{learner_id}/place
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -13,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
+from tutor.catalog.steps import known_activities, platform_steps
 from tutor.clock import Moment, utcnow
 from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, learner_for, require_scopes
 from tutor.errors import NotFound
@@ -46,6 +48,18 @@ class RecommendationOut(BaseModel):
     days_since_practice: float | None
 
 
+class PlatformStepOut(BaseModel):
+    """One of the platform's own lessons or items for a recommended skill, in the platform's course order."""
+
+    skill_id: str = Field(examples=["4.2-basic"])
+    activity_id: str = Field(description="The service's id of the imported activity (answers about it name it).")
+    platform: str = Field(examples=["openedx"])
+    key: str = Field(description="The platform's identifier, to open it there.", examples=["block-v1:OpenedX+DemoX+DemoCourse+type@html+block@030e35c4756a4ddc8d40b95fbbfff4d4"])
+    course: str | None
+    kind: Literal["lesson", "item"]
+    title: str
+
+
 class NextOut(BaseModel):
     model_version: str
     generated_at: datetime
@@ -60,6 +74,10 @@ class NextOut(BaseModel):
     allowed_note: str | None = Field(None, description="A sentence saying the best step lies outside the allowed lessons.")
     recently_done: list[str] = Field(description="Lessons studied or answered in the recent window, so not proposed again now.")
     no_lesson: list[str] = Field(description="Skills that are next in line but that no lesson (in the allowed set) teaches.")
+    on_platform: list[PlatformStepOut] = Field(
+        default_factory=list,
+        description="The platform's own imported lessons (or items) aligned to the recommended skills, then to `no_lesson`'s, in course order; within `allowed` when given.",
+    )
 
 
 class NextRequest(BaseModel):
@@ -71,7 +89,9 @@ class NextRequest(BaseModel):
     n: int = Field(5, ge=1, le=50)
     lang: Literal["vi", "en"] = "vi"
     kind: Literal["lesson", "item"] = "lesson"
-    allowed: list[LessonId] | None = Field(None, max_length=MAX_ALLOWED, description="Lesson ids the platform currently allows; answers stay inside.")
+    allowed: list[LessonId] | None = Field(
+        None, max_length=MAX_ALLOWED, description="Lesson ids, or imported activities (activity ids or platform identifiers), the platform currently allows; answers stay inside."
+    )
 
 
 def _out(rec: Recommendation, rank: int, runtime: Runtime, lang: str, max_items: int, answered: int) -> RecommendationOut:
@@ -98,15 +118,19 @@ def next_steps(
         goal_obj = recommender.goal(library, model, goal)
     except GoalError as exc:
         errors.append({"type": "invalid_goal", "loc": (where, "goal"), "msg": str(exc), "input": goal})
+    bundled_allowed = allowed
+    platform_allowed: set[str] | None = None
     if allowed is not None:
         allowed = [a.strip() for a in allowed if a.strip()]
-        unknown = [a for a in allowed if a not in library.lessons]
+        platform_allowed = known_activities(session, [a for a in allowed if a not in library.lessons])
+        bundled_allowed = [a for a in allowed if a in library.lessons] or None
+        unknown = [a for a in allowed if a not in library.lessons and a not in platform_allowed]
         if not allowed:
             errors.append({"type": "empty_allowed", "loc": (where, "allowed"), "msg": "allowed is empty; give at least one lesson id, or leave it out", "input": allowed})
         elif unknown:
             shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
             errors.append({"type": "unknown_lesson", "loc": (where, "allowed"), "input": unknown[:10],
-                           "msg": f"unknown lesson id(s) {shown}; see GET /v1/skills for each skill's lessons"})
+                           "msg": f"unknown lesson id(s) {shown}; see GET /v1/skills for each skill's lessons (imported activities: their activity id or platform identifier)"})
     if errors:
         raise RequestValidationError(errors)
     now = utcnow()
@@ -118,7 +142,11 @@ def next_steps(
         )
     if not state.has_evidence and recommender.policy.suggest_placement:
         state.placement = quiz_progress_for_next(session, learner, runtime.placement_model())
-    result = recommender.recommend(library, model, state, goal_obj, now, n=n, kind=kind, allowed=allowed)
+    result = recommender.recommend(library, model, state, goal_obj, now, n=n, kind=kind, allowed=bundled_allowed)
+    skills_next = list(dict.fromkeys([r.skill_id for r in result.recommendations if r.kind != "placement"] + list(result.no_lesson)))
+    if allowed is not None and bundled_allowed is None:  # only imported activities allowed: skills ranked over the whole library, none of it proposed
+        result = replace(result, recommendations=[], outside_allowed=None)
+    steps = platform_steps(session, skills_next, kind, platform_allowed if allowed is not None else None)
     answered = state.placement.answered if state.placement else 0
     outside = _out(result.outside_allowed, 0, runtime, lang, placement_cfg.max_items, 0) if result.outside_allowed else None
     note = None
@@ -131,6 +159,7 @@ def next_steps(
         goal_mastered=result.goal_mastered, kind=kind,
         recommendations=[_out(r, i + 1, runtime, lang, placement_cfg.max_items, answered) for i, r in enumerate(result.recommendations)],
         outside_allowed=outside, allowed_note=note, recently_done=result.recently_done, no_lesson=result.no_lesson,
+        on_platform=[PlatformStepOut(skill_id=p.skill, activity_id=p.activity_id, platform=p.platform, key=p.key, course=p.course, kind=p.kind, title=p.title) for p in steps],
     )
 
 

@@ -1,4 +1,5 @@
-"""The relational store: learners (pseudonymous), events, mastery states, API clients, added lessons.
+"""The relational store: learners (pseudonymous), events, mastery states, API clients, added lessons,
+the platform's imported courses with their activities and alignments.
 
 Every learner column holds the keyed pseudonym from tutor.privacy.pseudonyms, never the platform's id.
 """
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -42,7 +44,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(128), unique=True, comment="client-chosen id or xAPI statement id; idempotency key")
     learner_id: Mapped[str | None] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16), comment="answer | exposure | skipped")
+    kind: Mapped[str] = mapped_column(String(16), comment="answer | pending (a graded answer whose activity awaits alignment) | exposure | skipped")
     item_id: Mapped[str | None] = mapped_column(String(128))
     lesson_id: Mapped[str | None] = mapped_column(String(128))
     skills: Mapped[list] = mapped_column(JSON, default=list)
@@ -55,7 +57,7 @@ class Event(Base):
     skip_reason: Mapped[str | None] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    __table_args__ = (Index("ix_events_learner_time", "learner_id", "occurred_at"),)
+    __table_args__ = (Index("ix_events_learner_time", "learner_id", "occurred_at"), Index("ix_events_item_kind", "item_id", "kind"))
 
 
 class Mastery(Base):
@@ -131,3 +133,137 @@ class Erasure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     rows: Mapped[int] = mapped_column(Integer)
+
+
+class CatalogCourse(Base):
+    """A course imported from the platform's own package (OLX, SCORM, Common Cartridge, files)."""
+
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(500), comment="the platform's course identifier")
+    title: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(40), comment="the package it was read from (its file name)")
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imports: Mapped[int] = mapped_column(Integer, default=1, comment="how many times it was imported")
+
+    __table_args__ = (UniqueConstraint("platform", "key", name="uq_courses_platform_key"),)
+
+
+class CatalogActivity(Base):
+    """One activity of the platform: a lesson, an item, or ungraded; from a package or a statement.
+
+    `id` is derived from (platform, key), so a re-import or a statement finds the same row; events
+    name it in item_id / lesson_id. `skills` holds the accepted alignment ([] until there is one).
+    """
+
+    __tablename__ = "catalog_activities"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(500), comment="the platform's identifier (an OLX usage key, a SCORM or CC identifier, an activity IRI)")
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16), comment="lesson | item | ungraded")
+    origin: Mapped[str] = mapped_column(String(16), comment="package | statement")
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[dict] = mapped_column(JSON, comment="the activity as read (catalog.course.Activity), or the statement's definition")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    skills: Mapped[list] = mapped_column(JSON, default=list)
+    alignment: Mapped[str] = mapped_column(String(16), comment="tagged | accepted | review | none")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("platform", "key", name="uq_catalog_activities_platform_key"),
+        Index("ix_catalog_activities_course", "course_id", "position"),
+        Index("ix_catalog_activities_alignment", "alignment"),
+    )
+
+
+class Alignment(Base):
+    """A suggested skill for an activity, and what became of it: suggested, accepted or rejected."""
+
+    __tablename__ = "alignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    activity_id: Mapped[str] = mapped_column(ForeignKey("catalog_activities.id", ondelete="CASCADE"))
+    skill: Mapped[str] = mapped_column(String(64))
+    rank: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), comment="suggested | accepted | rejected")
+    decided_by: Mapped[str | None] = mapped_column(String(120), comment="'auto' above the threshold, else the reviewer's key prefix and name")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(16), comment="the activity's kind, copied so /next reads one index")
+    course_order: Mapped[int] = mapped_column(BigInteger, comment="the activity's place in the platform's order (course id, position), copied likewise")
+
+    __table_args__ = (Index("ix_alignments_activity", "activity_id"), Index("ix_alignments_next", "skill", "status", "kind", "course_order"))
+
+
+class ImportJob(Base):
+    """A course package import started through the admin route; any worker can report its progress."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16), comment="queued | reading | aligning | storing | done | failed")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LtiPlatform(Base):
+    """An LMS registered to launch learners here over LTI 1.3: its issuer, our client id there, and its keys."""
+
+    __tablename__ = "lti_platforms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer: Mapped[str] = mapped_column(String(500), comment="the platform's iss claim")
+    client_id: Mapped[str] = mapped_column(String(200), comment="the id the platform gave this tool (the aud claim)")
+    login_url: Mapped[str] = mapped_column(Text, comment="the platform's OIDC authorisation endpoint")
+    token_url: Mapped[str | None] = mapped_column(Text, comment="the platform's OAuth2 token endpoint (grades)")
+    jwks_url: Mapped[str | None] = mapped_column(Text, comment="where the platform publishes its key set")
+    jwks: Mapped[dict | None] = mapped_column(JSON, comment="the platform's key set, pasted")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("issuer", "client_id", name="uq_lti_platforms_issuer_client"),)
+
+
+class LtiDeployment(Base):
+    """A deployment of this tool on a registered platform (the deployment_id claim of a launch)."""
+
+    __tablename__ = "lti_deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id", name="uq_lti_deployments_platform_deployment"),)
+
+
+class LtiNonce(Base):
+    """A launch nonce already used (SHA-256 of it), kept until the launch could no longer be valid, so a replay is refused."""
+
+    __tablename__ = "lti_nonces"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_lti_nonces_expires_at", "expires_at"),)
+
+
+class LtiToolKey(Base):
+    """The tool's own RSA key: signs the login state and grade-service assertions; its public half is at /lti/jwks."""
+
+    __tablename__ = "lti_tool_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from tutor.content import case
 from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, learner_for, require_scopes
 from tutor.errors import NotFound
 from tutor.privacy import audit
@@ -33,6 +34,7 @@ class ActiveModel(BaseModel):
 
 class SkillMasteryOut(BaseModel):
     skill_id: str = Field(examples=["4.2-basic"])
+    case_id: str = Field(description="The skill's CASE CFItem identifier (GET /ims/case/v1p0/CFItems/{id}), for mapping to a platform's own tags.")
     competence: str
     band: str
     p_mastered: float = Field(description="P(mastered) from Bayesian Knowledge Tracing.")
@@ -43,6 +45,7 @@ class SkillMasteryOut(BaseModel):
 
 class CompetenceMasteryOut(BaseModel):
     code: str = Field(examples=["4.2"])
+    case_id: str = Field(description="The competence's CASE CFItem identifier.")
     name: str
     domain: str
     p_mastered: float = Field(description="Mean P(mastered) over the competence's skills.")
@@ -81,8 +84,10 @@ def get_mastery(
     return MasteryOut(
         model_version=runtime.model.version,
         mastery_threshold=runtime.settings.tracing.mastery_threshold,
-        skills=[SkillMasteryOut(**vars(s)) for s in report.skills],
-        competences=[CompetenceMasteryOut(**vars(c), name=library.competences[c.code].name.get(lang)) for c in report.competences],
+        skills=[SkillMasteryOut(**vars(s), case_id=case.identifier(f"skill:{s.skill_id}")) for s in report.skills],
+        competences=[
+            CompetenceMasteryOut(**vars(c), name=library.competences[c.code].name.get(lang), case_id=case.identifier(f"competence:{c.code}")) for c in report.competences
+        ],
         domains=[DomainMasteryOut(**vars(d), name=library.domains[d.code].name.get(lang)) for d in report.domains],
     )
 
