@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from tutor.catalog import jobs, review
 from tutor.catalog.imports import ImportReport
+from tutor.clock import as_utc
 from tutor.content import case
 from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.events.intake import release_pending
@@ -47,7 +48,7 @@ class ImportJobOut(BaseModel):
 
 def _job_out(job) -> ImportJobOut:
     return ImportJobOut(job_id=job.id, filename=job.filename, state=job.state, done=job.done, total=job.total,
-                        report=job.report, error=job.error, created_at=job.created_at, updated_at=job.updated_at)
+                        report=job.report, error=job.error, created_at=as_utc(job.created_at), updated_at=as_utc(job.updated_at))
 
 
 @router.post("/imports", response_model=ImportJobOut, status_code=status.HTTP_202_ACCEPTED, summary="Upload a course package and import it as a job",

@@ -1,7 +1,7 @@
 """Course imports run as jobs: an upload returns at once, and any worker can say how far it got.
 
 A job's state lives in the database (import_jobs), so the worker that took the upload and the one
-asked for progress need not be the same. States: queued → reading → aligning → storing → done, or failed
+asked for progress need not be the same. States: queued → reading (the first time also building the aligner: minutes with an encoder) → aligning → storing → done, or failed
 with the reason (a broken package names the file inside it). The course is stored in one
 transaction at the end, so a failed job leaves nothing half imported.
 """
