@@ -146,7 +146,7 @@ def next_steps(
     skills_next = list(dict.fromkeys([r.skill_id for r in result.recommendations if r.kind != "placement"] + list(result.no_lesson)))
     if allowed is not None and bundled_allowed is None:  # only imported activities allowed: skills ranked over the whole library, none of it proposed
         result = replace(result, recommendations=[], outside_allowed=None)
-    steps = platform_steps(session, skills_next, kind, platform_allowed if allowed is not None else None)
+    steps = platform_steps(session, skills_next, kind, platform_allowed)
     answered = state.placement.answered if state.placement else 0
     outside = _out(result.outside_allowed, 0, runtime, lang, placement_cfg.max_items, 0) if result.outside_allowed else None
     note = None
