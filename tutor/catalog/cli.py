@@ -31,7 +31,8 @@ def import_course(
     """Import (or re-import, updating in place) one course package and print the report as JSON."""
     runtime = Runtime(load_settings())
     try:
-        report = import_package(runtime.session, path, platform, None if no_align else runtime.aligner(), runtime.accept_confidence())
+        aligner, accept = ((lambda: None), (lambda: 1.0)) if no_align else (runtime.aligner, runtime.accept_confidence)  # no suggestions, nothing to accept
+        report = import_package(runtime.session, path, platform, aligner, accept)
     except DomainError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -1,7 +1,7 @@
 """Course imports run as jobs: an upload returns at once, and any worker can say how far it got.
 
 A job's state lives in the database (import_jobs), so the worker that took the upload and the one
-asked for progress need not be the same. States: queued → reading (the first time also building the aligner: minutes with an encoder) → aligning → storing → done, or failed
+asked for progress need not be the same. States: queued → reading → aligning (the first time also building the aligner: minutes with an encoder) → storing → done, or failed
 with the reason (a broken package names the file inside it). The course is stored in one
 transaction at the end, so a failed job leaves nothing half imported.
 """
@@ -47,23 +47,26 @@ def _set(sessions: Callable[[], Session], job_id: str, **values) -> None:
             job.updated_at = utcnow()
 
 
-def import_package(sessions: Callable[[], Session], path: Path, platform: str | None, aligner: Aligns | None, accept_confidence: float,
-                   progress: Callable[[str, int, int], None] | None = None) -> ImportReport:
-    """Read a package, align what is new in it, and store the course in one transaction."""
+def import_package(sessions: Callable[[], Session], path: Path, platform: str | None, aligner: Callable[[], Aligns | None],
+                   accept_confidence: Callable[[], float], progress: Callable[[str, int, int], None] | None = None) -> ImportReport:
+    """Read a package, align what is new in it, and store the course in one transaction.
+
+    `aligner` and `accept_confidence` are asked for once the package has been read, since the first call
+    may build the aligner (minutes with an encoder): a broken package fails at once."""
     course = read_package(path, platform)
     with sessions() as s:
         known = stored_hashes(s, course)
-    rankings = rank_course(course, aligner, known, (lambda done, total: progress("aligning", done, total)) if progress else None)
+    if progress is not None:
+        progress("aligning", 0, 0)
+    rankings = rank_course(course, aligner(), known, (lambda done, total: progress("aligning", done, total)) if progress else None)
     if progress is not None:
         progress("storing", 0, len(course.activities))
     with sessions() as s, s.begin():
-        return store_course(s, course, rankings, accept_confidence)
+        return store_course(s, course, rankings, accept_confidence())
 
 
 def run_job(sessions: Callable[[], Session], job_id: str, path: Path, aligner: Callable[[], Aligns | None], accept_confidence: Callable[[], float]) -> None:
-    """Import the uploaded package for a job, recording progress; the upload (alone in its folder) is deleted afterwards.
-
-    `aligner` and `accept_confidence` are asked for here, in the job, since the first call may build the aligner."""
+    """Import the uploaded package for a job, recording progress; the upload (alone in its folder) is deleted afterwards."""
     try:
         with sessions() as s:
             platform = get_job(s, job_id).platform
@@ -73,7 +76,7 @@ def run_job(sessions: Callable[[], Session], job_id: str, path: Path, aligner: C
             if done in (0, total) or done % PROGRESS_EVERY == 0:
                 _set(sessions, job_id, state=state, done=done, total=total)
 
-        report = import_package(sessions, path, platform, aligner(), accept_confidence(), progress)
+        report = import_package(sessions, path, platform, aligner, accept_confidence, progress)
         _set(sessions, job_id, state="done", report=report.model_dump(mode="json"))
     except DomainError as exc:
         _set(sessions, job_id, state="failed", error=str(exc)[:2000])
