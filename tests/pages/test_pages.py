@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 from sqlalchemy import select
 
@@ -222,3 +223,16 @@ def test_pages_are_compressed_and_small(browser, page_keys):
     page = browser.get("/learn", headers={"Accept-Encoding": "gzip"})
     assert page.headers["content-encoding"] == "gzip"
     assert len(gzip.compress(page.content)) < 100_000
+
+
+def test_a_page_is_one_request_its_style_and_every_icon_it_uses_inlined(browser, page_keys):
+    sign_in_with(browser, page_keys["learner"])
+    for path in ("/learn", "/learn/next", f"/learn/lessons/{LESSON}", "/learn/ask", "/learn/placement", "/learn/data", "/signin"):
+        html = browser.get(path).text
+        assert "<style>" in html and ".icon" in html and 'rel="stylesheet"' not in html, path
+        assert not re.search(r'(?:src|href)="/static/', html), path
+        used = set(re.findall(r'<use href="#([^"]+)"', html))
+        defined = set(re.findall(r'<symbol id="([^"]+)"', html))
+        assert used and used <= defined, (path, used - defined)
+        ids = re.findall(r'\bid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), (path, sorted(i for i in ids if ids.count(i) > 1))

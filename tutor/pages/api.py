@@ -16,7 +16,6 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
@@ -25,7 +24,7 @@ from tutor.catalog.api import decide_and_count
 from tutor.clock import utcnow
 from tutor.deps import RuntimeDep, SessionDep
 from tutor.errors import Conflict, Invalid, NotFound
-from tutor.pages import views
+from tutor.pages import assets, views
 from tutor.pages.sessions import DESK_HOME, LEARNER_HOME, PageSessions, PageUser, csrf_matches, current, sign_in, sign_out
 from tutor.pages.words import pick_lang, words
 from tutor.privacy import audit
@@ -46,6 +45,7 @@ templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=
 templates.globals["level_marks"] = views.level_marks
 templates.globals["lesson_html"] = views.lesson_html
 templates.globals["bar_chart"] = views.bar_chart
+templates.globals.update(style_sheet=assets.STYLE_SHEET, icon_sprite=assets.ICON_SPRITE, favicon=assets.FAVICON)
 
 
 class PageRefused(Exception):
@@ -448,9 +448,8 @@ def desk_decide(request: Request, activity_id: str, form: PostedForm, user: Anno
 
 
 def install(app: FastAPI) -> None:
-    """The pages' session cookies, static files and error pages (the router itself is in app.ROUTERS)."""
+    """The pages' session cookies and error pages (the router itself is in app.ROUTERS; styles and icons are inlined)."""
     app.add_middleware(PageSessions)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(PageRefused)
     async def refused(request: Request, exc: PageRefused) -> HTMLResponse:
