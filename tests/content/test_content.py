@@ -57,7 +57,7 @@ def line_containing(path: Path, needle: str) -> int:
 
 
 def check(root: Path) -> str:
-    result = runner.invoke(app, ["content", "check", "--dir", str(root)])
+    result = runner.invoke(app, ["content", "check", "--dir", str(root), "--lang", "en"])
     assert result.exit_code == 1, result.output
     return result.output
 
