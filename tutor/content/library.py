@@ -102,7 +102,7 @@ class Skill(Strict):
     band: str
     prerequisites: list[str] = []
     description: Text | None = None  # what the skill adds at its band, where the competence's description is not enough
-    no_lesson: str | None = None  # why no lesson teaches it yet (the specialist band, lessons to come)
+    no_lesson: Text | None = None  # why no lesson teaches it yet (the specialised band; advanced lessons to come)
 
 
 class Framework(Strict):
@@ -453,8 +453,6 @@ def _check_framework(fw: Framework, shown: str, lines: dict) -> list[Problem]:
             problems.append(problem(shown, at("competence"), f"skills.{i}.competence", f"unknown competence {s.competence!r}", f"không có năng lực {s.competence!r}"))
         if s.band not in bands:
             problems.append(problem(shown, at("band"), f"skills.{i}.band", f"unknown band {s.band!r}", f"không có trình độ {s.band!r}"))
-        if s.no_lesson is not None and not s.no_lesson.strip():
-            problems.append(problem(shown, at("no_lesson"), f"skills.{i}.no_lesson", "say why the skill has no lesson yet", "hãy ghi lý do kỹ năng chưa có bài học"))
     for i, s in enumerate(fw.skills):
         for j, p in enumerate(s.prerequisites):
             if p not in ids:
@@ -580,6 +578,15 @@ def load_library(content_dir: Path) -> Library:
     if framework is None:
         raise ContentError(collapse(problems))
     library = Library(framework=framework, lessons=lessons, eval_questions=questions)
+    taught = {s for lesson in lessons.values() for s in lesson.skills}
+    for i, s in enumerate(framework.skills):
+        at = line_of(fw_lines, ("skills", i))
+        if s.id not in taught and s.no_lesson is None:
+            problems.append(problem(shown(fw_path), at, f"skills.{i}", f"no lesson teaches {s.id!r}: write one, or say why in `no_lesson`",
+                                    f"chưa bài học nào dạy {s.id!r}: hãy viết bài, hoặc ghi lý do ở `no_lesson`", severity="warning", rule="no-lesson"))
+        elif s.id in taught and s.no_lesson is not None:
+            problems.append(problem(shown(fw_path), at, f"skills.{i}.no_lesson", f"{s.id!r} has lessons now: remove `no_lesson`",
+                                    f"{s.id!r} đã có bài học: hãy xóa `no_lesson`", severity="warning", rule="no-lesson"))
     lesson_lines = {lesson.id: lines for _, lesson, _, lines in parsed if lesson is not None}
     problems += quality_problems(library, {lid: shown(content_dir / "lessons" / f"{lid}.yaml") for lid in lessons}, lesson_lines)
     problems = collapse(problems)

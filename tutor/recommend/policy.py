@@ -227,11 +227,11 @@ def resolve_goal(library: Library, goal: str | None, default: str = "basic") -> 
     for term in terms:
         if term in library.skills:
             chosen.add(term)
-        elif term in library.competences:
-            chosen |= {s.id for s in library.framework.skills if s.competence == term}
+        elif term in library.competences:  # a competence or domain covers the bands lessons teach; name a band or skill to aim past them
+            chosen |= {s.id for s in library.framework.skills if s.competence == term and s.no_lesson is None}
         elif term in library.domains:
             comps = {c.code for c in library.domains[term].competences}
-            chosen |= {s.id for s in library.framework.skills if s.competence in comps}
+            chosen |= {s.id for s in library.framework.skills if s.competence in comps and s.no_lesson is None}
         elif term in library.bands:
             found = {s.id for s in library.framework.skills if s.band == term}
             if not found:
