@@ -174,6 +174,16 @@ class Lesson(Strict):
         return sum(len(t.split()) for t in texts)
 
 
+class Audience(Strict):
+    """Who a learner is (officials, students, workers, citizens) and the default goal that comes with it."""
+
+    id: str = Field(pattern=ID_PATTERN, max_length=32)
+    name: Text
+    description: Text
+    goal: dict[str, int] = Field(min_length=1, description="Competence → target level (1-8).")
+    lti_roles: list[str] = Field(default_factory=list, description="LTI 1.3 roles that set this audience at launch.")
+
+
 class EvalQuestion(Strict):
     id: str
     slice: Literal["vi", "vi_nodiac", "en"]
@@ -236,6 +246,10 @@ def _describe(err: ErrorDetails, lines: dict | None = None) -> tuple[str, str, s
             return where, f"missing translation ({field_name})", f"thiếu bản {lang_vi} ({field_name})"
         return where, "required field missing", "thiếu trường bắt buộc"
     if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1]) if err["loc"] else ""
+        if " " in key.strip() or not key.isascii():  # `{vi: Cán bộ, công chức, en: ...}` makes `công chức` a key
+            return (where, f"unknown field {key!r}: probably the rest of a value cut at an unquoted comma inside {{ ... }}; put that value in quotes",
+                    f"trường lạ {key!r}: có lẽ là phần còn lại của một giá trị bị cắt ở dấu phẩy trong {{ ... }}; hãy đặt giá trị đó trong dấu nháy")
         return where, "unknown field", "trường không có trong mẫu bài học (viết sai tên?)"
     vi = msg
     if err["type"] in _VI_BY_TYPE:
@@ -329,6 +343,7 @@ class Library:
     lessons: dict[str, Lesson] = field(default_factory=dict)
     eval_questions: list[EvalQuestion] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)  # what `tutor content check` shows without refusing the content
+    audiences: dict[str, Audience] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.skills = {s.id: s for s in self.framework.skills}
@@ -345,6 +360,22 @@ class Library:
         if self._items is None:
             self._items = {item.id: (lesson, item) for lesson in self.lessons.values() for item in lesson.items}
         return self._items
+
+    def level_skill(self, competence: str, level: int) -> str | None:
+        """The skill that stands for a target level: the competence's skill at the band holding that level."""
+        band = next((b.id for b in self.framework.bands if level in b.levels), None)
+        sid = f"{competence}-{band}"
+        return sid if band and sid in self.skills and self.skills[sid].competence == competence else None
+
+    def audience_goal(self, audience_id: str) -> tuple[str, ...]:
+        """The skills of an audience's default goal, in framework order."""
+        wanted = {self.level_skill(c, lvl) for c, lvl in self.audiences[audience_id].goal.items()}
+        return tuple(s.id for s in self.framework.skills if s.id in wanted)
+
+    def audience_for_roles(self, roles: list[str] | tuple[str, ...]) -> str | None:
+        """The first audience (in file order) one of whose LTI roles the launch carries."""
+        given = set(roles)
+        return next((a.id for a in self.audiences.values() if given & set(a.lti_roles)), None)
 
     def lessons_for_skill(self, skill_id: str) -> list[Lesson]:
         return [lesson for lesson in self.lessons.values() if skill_id in lesson.skills]
@@ -500,6 +531,40 @@ def collapse(problems: list[Problem], at_least: int = 3) -> list[Problem]:
     return out
 
 
+def _load_audiences(path: Path, shown, library: Library, problems: list[Problem]) -> dict[str, Audience]:
+    """content/audiences.yaml, if there is one: each audience's competences exist and its levels have skills."""
+    if not path.exists():
+        return {}
+    read = _read(path, shown(path), problems)
+    if read is None:
+        return {}
+    data, lines = read
+    if not isinstance(data, list):
+        problems.append(problem(shown(path), 1, "", "expected a list of audiences", "cần một danh sách các nhóm đối tượng"))
+        return {}
+    out: dict[str, Audience] = {}
+    for i, raw in enumerate(data):
+        try:
+            audience = Audience.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(validation_problems(exc, lines, shown(path), prefix=(i,)))
+            continue
+        if audience.id in out:
+            problems.append(problem(shown(path), line_of(lines, (i, "id")), f"{i}.id", f"duplicate audience {audience.id!r}", f"nhóm đối tượng {audience.id!r} bị trùng"))
+        for code, level in audience.goal.items():
+            at = line_of(lines, (i, "goal", code))
+            if code not in library.competences:
+                problems.append(problem(shown(path), at, f"{i}.goal.{code}", f"unknown competence {code!r}", f"không có năng lực {code!r}"))
+            elif library.level_skill(code, level) is None:
+                problems.append(problem(shown(path), at, f"{i}.goal.{code}", f"level {level} has no skill (levels are 1-8)",
+                                        f"mức {level} không có kỹ năng tương ứng (mức từ 1 đến 8)"))
+            elif library.skills[library.level_skill(code, level) or ""].no_lesson is not None:
+                problems.append(problem(shown(path), at, f"{i}.goal.{code}", f"level {level} has no lesson yet: no learner can reach this goal",
+                                        f"mức {level} chưa có bài học: chưa người học nào đạt được mục tiêu này", severity="warning", rule="no-lesson"))
+        out[audience.id] = audience
+    return out
+
+
 def load_library(content_dir: Path) -> Library:
     """Load and check everything under content_dir in one pass; raise ContentError listing every error.
 
@@ -578,6 +643,7 @@ def load_library(content_dir: Path) -> Library:
     if framework is None:
         raise ContentError(collapse(problems))
     library = Library(framework=framework, lessons=lessons, eval_questions=questions)
+    library.audiences = _load_audiences(content_dir / "audiences.yaml", shown, library, problems)
     taught = {s for lesson in lessons.values() for s in lesson.skills}
     for i, s in enumerate(framework.skills):
         at = line_of(fw_lines, ("skills", i))

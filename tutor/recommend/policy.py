@@ -217,7 +217,8 @@ class Goal:
 
 
 def resolve_goal(library: Library, goal: str | None, default: str = "basic") -> Goal:
-    """A competence ("4.2"), a domain ("4"), a band ("basic"), a skill id, or a comma-separated list of these."""
+    """A competence ("4.2"), a domain ("4"), a band ("basic"), a skill id, an audience's default goal
+    ("audience:citizens"), or a comma-separated list of these."""
     query = default if goal is None else goal
     terms = [t.strip() for t in query.split(",")]
     if not query.strip() or any(not t for t in terms):
@@ -232,6 +233,8 @@ def resolve_goal(library: Library, goal: str | None, default: str = "basic") -> 
         elif term in library.domains:
             comps = {c.code for c in library.domains[term].competences}
             chosen |= {s.id for s in library.framework.skills if s.competence in comps and s.no_lesson is None}
+        elif term.startswith("audience:") and term.removeprefix("audience:") in library.audiences:
+            chosen |= set(library.audience_goal(term.removeprefix("audience:")))
         elif term in library.bands:
             found = {s.id for s in library.framework.skills if s.band == term}
             if not found:
@@ -240,7 +243,7 @@ def resolve_goal(library: Library, goal: str | None, default: str = "basic") -> 
         else:
             problems.append(
                 f"{term!r} is not a skill id (e.g. 4.2-basic), a competence (e.g. 4.2), a domain (1-{len(library.domains)}) "
-                f"or a band ({', '.join(library.bands)})"
+                f"or a band ({', '.join(library.bands)})" + (f", or an audience ({', '.join('audience:' + a for a in library.audiences)})" if library.audiences else "")
             )
     if problems:
         raise GoalError("goal: " + "; ".join(problems))
