@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -193,3 +194,19 @@ def test_metadata_rules(root):
     write(root, lesson)
     out = run(root, "--lang", "en")
     assert "licence: Input should be 'CC-BY-4.0'" in out
+
+
+def test_stats_count_longest_keys_key_positions_and_skills_per_band(root):
+    lesson = make_lesson("lengths", "1.2-basic")
+    lesson["items"][0]["options"] = {"vi": ["Ngắn", "Một đáp án dài hơn hẳn", "Vừa"], "en": ["Short", "A much longer answer", "Mid"]}
+    lesson["items"][0]["correct"] = 1  # strictly the longest in both languages
+    write(root, lesson)
+    out = runner.invoke(app, ["content", "stats", "--json", "--dir", str(root)])
+    stats = json.loads(out.output)
+    items = [it for les in (make_lesson("good", "1.1-basic"), lesson) for it in les["items"]]
+    assert stats["items"] == len(items) == 8
+    # the filler options A, B, C never have a strictly longest key; one item of eight does
+    assert stats["key_longest_share"] == {"vi": 0.125, "en": 0.125}
+    assert stats["key_positions"] == {f"{k} of 3": sum(1 for it in items if it["correct"] == k) for k in range(3)}
+    assert stats["skills_per_band"] == {"basic": 24, "intermediate": 24, "advanced": 24, "specialised": 24}
+    assert stats["skills_with_lessons"] == 2 and stats["near_duplicates"]["threshold"] == 0.34
