@@ -69,6 +69,7 @@ def content_dir(tmp_path_factory) -> Path:
     """The real framework with two filler lessons, so service tests do not depend on the library's prose."""
     root = tmp_path_factory.mktemp("content")
     shutil.copy(PROJECT_ROOT / "content" / "framework.yaml", root / "framework.yaml")
+    shutil.copy(PROJECT_ROOT / "content" / "audiences.yaml", root / "audiences.yaml")
     (root / "lessons").mkdir()
     (root / "eval").mkdir()
     for lesson_id, skill in (("test-scams", "4.2-basic"), ("test-search", "1.1-basic")):

@@ -80,8 +80,9 @@ def read_skills(framework: Path) -> list[Skill]:
     data = yaml.safe_load(framework.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("skills"), list):
         raise TypeError(f"{framework}: expected a top-level 'skills:' list")
+    # a skill no lesson teaches (`no_lesson`: levels 5-8 for now) has no items, so no learner can answer on it
     return [Skill(str(s["id"]), str(s.get("band", "basic")), [str(p) for p in s.get("prerequisites") or []])
-            for s in data["skills"]]
+            for s in data["skills"] if not s.get("no_lesson")]
 
 
 def depths(skills: list[Skill]) -> dict[str, int]:

@@ -35,6 +35,7 @@ from tutor.lti import api as lti
 from tutor.pages import api as pages
 from tutor.privacy import api as privacy
 from tutor.privacy.credentials import RateLimiter, development_key
+from tutor.profiles import api as profiles
 from tutor.recommend import api as recommend
 from tutor.research import api as research
 from tutor.runtime import Runtime
@@ -68,7 +69,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {NotFound: 404, Forbidden: 403, C
 ROUTERS = (
     events.router, events.xapi_router, tracing.router, content.skills_router, content.router, answering.router,
     privacy.router, tracing.admin_router, research.router, privacy.learners_router, recommend.router, recommend.placement_router,
-    catalog.router, pages.router, lti.router, lti.admin_router,
+    catalog.router, pages.router, lti.router, lti.admin_router, profiles.router,
 )
 access_log = logging.getLogger("tutor.access")
 log = logging.getLogger("tutor")

@@ -46,7 +46,7 @@ def test_the_package_is_valid_case(pub):
     package = json.loads(json.dumps(pub.package))  # exactly what goes over the wire
     errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(package)]
     assert not errors, "\n".join(errors[:20])
-    assert Counter(i["CFItemType"] for i in package["CFItems"]) == {"Domain": 6, "Competence": 24, "Proficiency band": 4, "Proficiency level": 8, "Skill": 48}
+    assert Counter(i["CFItemType"] for i in package["CFItems"]) == {"Domain": 6, "Competence": 24, "Proficiency band": 4, "Proficiency level": 8, "Skill": 96}
     assert {i["humanCodingScheme"] for i in package["CFItems"] if i["CFItemType"] == "Proficiency level"} == {"CB1", "CB2", "TC1", "TC2", "NC1", "NC2", "CS1", "CS2"}
 
 
@@ -110,7 +110,7 @@ def test_the_routes_need_a_key_and_serve_the_package(client, keys):
     package = client.get(f"{base}/CFPackages/{DOCUMENT}", headers=auth(keys["researcher"]))
     assert package.status_code == 200, package.text
     body = package.json()
-    assert body["CFDocument"] == document and len(body["CFItems"]) == 90
+    assert body["CFDocument"] == document and len(body["CFItems"]) == 138
     # every kind of uri resolves on this server, to the object it names
     for obj in (body["CFDocument"], body["CFItems"][0], body["CFAssociations"][-1]):
         got = client.get(obj["uri"], headers=auth(keys["platform"]))

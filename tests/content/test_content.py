@@ -23,7 +23,8 @@ def test_shipped_library_passes_check_and_is_big_enough():
     assert result.exit_code == 0, result.output
     stats = json.loads(runner.invoke(app, ["content", "stats", "--json"]).output)
     assert stats["domains"] == 6 and stats["competences"] == 24 and stats["skills"] >= 48
-    assert stats["skills_with_lessons"] == stats["skills"]
+    assert stats["skills"] == 96 and stats["skills_per_band"] == {"basic": 24, "intermediate": 24, "advanced": 24, "specialised": 24}
+    assert stats["skills_with_lessons"] + stats["skills_marked_no_lesson"] == stats["skills"]
     assert min(stats["lessons"].values()) >= 48 and stats["items"] >= 192
     q = stats["eval_questions"]
     assert q["vi"] + q["vi_nodiac"] + q["en"] >= 150 and min(q["vi"], q["vi_nodiac"], q["en"]) >= 50 and q["unanswerable"] >= 30
@@ -57,7 +58,7 @@ def line_containing(path: Path, needle: str) -> int:
 
 
 def check(root: Path) -> str:
-    result = runner.invoke(app, ["content", "check", "--dir", str(root)])
+    result = runner.invoke(app, ["content", "check", "--dir", str(root), "--lang", "en"])
     assert result.exit_code == 1, result.output
     return result.output
 

@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from tests.conftest import auth, make_lesson
+from tests.conftest import auth
+from tests.conftest import make_lesson as bare_lesson
 from tutor.runtime import Runtime
+
+METADATA = {
+    "licence": "CC-BY-4.0", "authors": ["Tổ biên soạn"], "last_reviewed": "2026-11-30",
+    "sources": [{"title": "Cổng Dịch vụ công quốc gia", "url": "https://dichvucong.gov.vn", "publisher": "Văn phòng Chính phủ", "accessed": "2026-11-30"}],
+}
+
+
+def make_lesson(lesson_id: str, skill: str) -> dict:
+    """A new lesson carries its licence, authors, review date and sources."""
+    return {**bare_lesson(lesson_id, skill), **METADATA}
+
+
+def test_new_lessons_need_their_metadata(client, keys):
+    r = client.post("/v1/content/lessons", json=bare_lesson("no-metadata", "4.2-basic"), headers=auth(keys["admin"]))
+    assert r.status_code == 422
+    assert {e["msg"].split(":")[0] for e in r.json()["detail"]} == {"licence", "authors", "last_reviewed", "sources"}
+    assert client.get("/v1/lessons/no-metadata", headers=auth(keys["platform"])).status_code == 404
 
 
 def test_admin_adds_a_lesson_used_at_once(client, keys, runtime, settings):

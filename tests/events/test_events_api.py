@@ -113,7 +113,7 @@ def test_mastery_report_rolls_up_and_gives_levels(client, keys):
     h = auth(keys["platform"])
     client.post("/v1/events", json={"events": [answer(i) for i in range(12)]}, headers=h)
     body = client.get("/v1/learners/learner-1/mastery?lang=en", headers=h).json()
-    assert len(body["skills"]) == 48 and len(body["competences"]) == 24 and len(body["domains"]) == 6
+    assert len(body["skills"]) == 96 and len(body["competences"]) == 24 and len(body["domains"]) == 6
     comp = next(c for c in body["competences"] if c["code"] == "4.2")
     assert comp["level"] == 2 and comp["level_code"] == "CB2"
     assert comp["name"] == "Protecting personal data and privacy"

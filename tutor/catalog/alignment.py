@@ -290,7 +290,8 @@ class Aligner:
         self.calibration = calibration or load_alignment_calibration(encoder.name if encoder else None)
         self.competences = [c.code for d in framework.domains for c in d.competences]
         self.bands = [b.id for b in framework.bands]
-        self._skill_at = {(s.competence, s.band): s.id for s in framework.skills}
+        # skills no lesson teaches (`no_lesson`: levels 5-8 today) have no exemplars to align to; suggest them once they do
+        self._skill_at = {(s.competence, s.band): s.id for s in framework.skills if s.no_lesson is None}
         self.skill_mask = np.array([[(c, b) in self._skill_at for b in self.bands] for c in self.competences])
         self._competence_of = {s.id: s.competence for s in framework.skills}
         self._band_of = {s.id: s.band for s in framework.skills}

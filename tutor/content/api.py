@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from tutor.content import case
-from tutor.content.library import LANGUAGES, Lesson
+from tutor.content.library import LANGUAGES, Lesson, new_lesson_problems
 from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.errors import NotFound
 from tutor.privacy import audit
@@ -29,9 +29,10 @@ class LessonSaved(BaseModel):
 @router.post("/v1/content/lessons", response_model=LessonSaved, summary="Add or replace a lesson")
 def put_lesson(lesson: Lesson, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("admin"))]) -> LessonSaved:
     """Checked like the bundled library (known skills, translations, at least 4 items, 300 words per
-    language, item ids unique); the question index and the recommender use it at once."""
+    language, item ids unique) and, as a new lesson, must carry its licence, authors, review date and
+    sources; the question index and the recommender use it at once."""
     existed = lesson.id in runtime.library.lessons
-    problems = runtime.add_lesson(lesson)
+    problems = new_lesson_problems(lesson, f"lesson {lesson.id}") or runtime.add_lesson(lesson)
     if problems:
         raise RequestValidationError([{"type": "content", "loc": ("body", *p.loc), "msg": p.message, "input": None} for p in problems])
     audit.record(session, caller.label, "lesson.replace" if existed else "lesson.add", lesson.id)

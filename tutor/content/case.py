@@ -200,6 +200,8 @@ def publish(framework: Framework, base_url: str, changed: datetime) -> Publicati
             f"Kỹ năng mà dịch vụ gia sư theo dõi: năng lực {c.code} ở trình độ {b.name.vi} ({span}); không thuộc văn bản Thông tư.\n\n"
             f"English: a skill the tutoring service tracks: competence {c.code} at the {b.name.en} band ({span}); not part of the circular."
         )
+        if s.description is not None:
+            notes = f"{s.description.vi}\n\n{notes}\n\n{s.description.en}"
         item(f"skill:{s.id}", "Skill", Text(vi=f"{c.name.vi} — {b.name.vi}", en=f"{c.name.en} — {b.name.en}"), s.id, per_competence[c.code], notes)
         associate("isChildOf", f"skill:{s.id}", f"competence:{c.code}")
         for level, _ in codes:

@@ -25,6 +25,7 @@ from tutor.lti.platforms import Registration
 from tutor.lti.refusals import Refused, refusal_page
 from tutor.pages.sessions import LEARNER_HOME, sign_in
 from tutor.privacy import audit
+from tutor.profiles.profile import fill_from_roles
 from tutor.runtime import Runtime
 from tutor.text import CleanText
 
@@ -137,6 +138,7 @@ def sign_in_learner(runtime: Runtime, session: Session, form: dict[str, str], co
         launched = launch(session, form, cookies, runtime.settings.session_key, key_sets, now)
         learner = runtime.pseudonym(launched.learner_id)
         enrol(session, learner, now)
+        fill_from_roles(session, runtime.library, learner, list(launched.roles), now)  # an empty profile takes the audience its roles map to
         session.commit()
     except Refused:
         session.rollback()

@@ -59,6 +59,7 @@ class Launched:
     learner_id: str
     platform_id: int
     deployment_id: str
+    roles: tuple[str, ...] = ()  # the launch's LTI roles (full URIs), which may set the learner's audience
 
 
 def state_key(session_secret: bytes) -> bytes:
@@ -203,7 +204,9 @@ def launch(session: Session, form: dict[str, str], cookies: dict[str, str], sess
     platform, header = _platform(session, token, state)
     claims = verify(token, key_sets.key(platform, header.get("kid")), platform, state["nonce"])
     use_nonce(session, state["nonce"], now + timedelta(seconds=STATE_SECONDS + LEEWAY_SECONDS), now)
-    return Launched(learner_id(platform.issuer, claims["sub"]), platform.id, claims[CLAIM + "deployment_id"])
+    roles = claims.get(CLAIM + "roles")
+    roles = tuple(r for r in roles if isinstance(r, str))[:50] if isinstance(roles, list) else ()
+    return Launched(learner_id(platform.issuer, claims["sub"]), platform.id, claims[CLAIM + "deployment_id"], roles)
 
 
 def enrol(session: Session, pseudonym: str, now: datetime) -> None:

@@ -33,6 +33,7 @@ def export(session: Session, learner: str) -> dict | None:
     keys = session.scalars(select(ApiClient).where(ApiClient.learner_id == learner))
     return {
         "first_seen": row.created_at,
+        "profile": {"audience": row.audience, "set_by": row.audience_set_by, "set_at": row.audience_set_at},
         "events": [{f: getattr(e, f) for f in EVENT_FIELDS} for e in events],
         "mastery": [{f: getattr(m, f) for f in MASTERY_FIELDS} for m in mastery],
         "learner_keys": [{"key_prefix": k.key_prefix, "scopes": k.scopes, "created_at": k.created_at, "revoked_at": k.revoked_at} for k in keys],

@@ -18,6 +18,7 @@ from tutor.catalog.steps import known_activities, platform_steps
 from tutor.clock import Moment, utcnow
 from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, learner_for, require_scopes
 from tutor.errors import NotFound
+from tutor.profiles.profile import audience_of
 from tutor.recommend.placement import answer, quiz_progress_for_next
 from tutor.recommend.policy import GoalError, Reason, Recommendation, explain, load_state, skill_name
 from tutor.runtime import Runtime
@@ -113,6 +114,8 @@ def next_steps(
     learner = learner_for(runtime, caller, learner_id)
     recommender, placement_cfg = runtime.recommender, runtime.settings.placement
     library, model = runtime.library, runtime.model
+    if goal is None and (audience := audience_of(session, learner)) in library.audiences:
+        goal = f"audience:{audience}"  # the learner's audience sets the default goal (GET/PUT .../profile)
     errors: list[dict[str, object]] = []
     try:
         goal_obj = recommender.goal(library, model, goal)

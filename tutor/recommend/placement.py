@@ -88,6 +88,13 @@ def _entropy_bits(p: np.ndarray) -> np.ndarray:
     return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
 
 
+def placed_skills(library: Library) -> list[str]:
+    """The skills the quiz models: not those the framework marks `no_lesson` (levels 5-8 today). No item can
+    measure them, and a profile model calibrated to their prior would pass a strong learner's mastery of
+    level 4 up to levels 5-8 unseen; their mastery stays at the prior until lessons exist."""
+    return [s.id for s in library.framework.skills if s.no_lesson is None]
+
+
 class PlacementModel:
     """Particles over knowledge profiles, the item pool, posterior and item choice."""
 
@@ -96,7 +103,7 @@ class PlacementModel:
         self._threads: Any = None  # threadpoolctl's controller, made on the first quiz step
         self.model = model
         self.config = config
-        self.skills = [s.id for s in library.framework.skills]
+        self.skills = placed_skills(library)
         self.index = {s: i for i, s in enumerate(self.skills)}
         self.X, self.prior_w = self._draw(library, model, config)
         self.log_prior_w = np.log(self.prior_w)
@@ -127,7 +134,7 @@ class PlacementModel:
     def _draw(library: Library, model: MasteryModel, cfg: PlacementConfig) -> tuple[np.ndarray, np.ndarray]:
         """Profiles on a grid of abilities (so the tails are covered) and their prior weights."""
         rng = np.random.default_rng(cfg.seed)
-        skills = [s.id for s in library.framework.skills]
+        skills = placed_skills(library)
         index = {s: i for i, s in enumerate(skills)}
         grid = np.linspace(-4.0, 4.0, cfg.ability_points)
         dens = np.exp(-0.5 * grid**2)

@@ -217,7 +217,8 @@ class Goal:
 
 
 def resolve_goal(library: Library, goal: str | None, default: str = "basic") -> Goal:
-    """A competence ("4.2"), a domain ("4"), a band ("basic"), a skill id, or a comma-separated list of these."""
+    """A competence ("4.2"), a domain ("4"), a band ("basic"), a skill id, an audience's default goal
+    ("audience:citizens"), or a comma-separated list of these."""
     query = default if goal is None else goal
     terms = [t.strip() for t in query.split(",")]
     if not query.strip() or any(not t for t in terms):
@@ -227,11 +228,13 @@ def resolve_goal(library: Library, goal: str | None, default: str = "basic") -> 
     for term in terms:
         if term in library.skills:
             chosen.add(term)
-        elif term in library.competences:
-            chosen |= {s.id for s in library.framework.skills if s.competence == term}
+        elif term in library.competences:  # a competence or domain covers the bands lessons teach; name a band or skill to aim past them
+            chosen |= {s.id for s in library.framework.skills if s.competence == term and s.no_lesson is None}
         elif term in library.domains:
             comps = {c.code for c in library.domains[term].competences}
-            chosen |= {s.id for s in library.framework.skills if s.competence in comps}
+            chosen |= {s.id for s in library.framework.skills if s.competence in comps and s.no_lesson is None}
+        elif term.startswith("audience:") and term.removeprefix("audience:") in library.audiences:
+            chosen |= set(library.audience_goal(term.removeprefix("audience:")))
         elif term in library.bands:
             found = {s.id for s in library.framework.skills if s.band == term}
             if not found:
@@ -240,7 +243,7 @@ def resolve_goal(library: Library, goal: str | None, default: str = "basic") -> 
         else:
             problems.append(
                 f"{term!r} is not a skill id (e.g. 4.2-basic), a competence (e.g. 4.2), a domain (1-{len(library.domains)}) "
-                f"or a band ({', '.join(library.bands)})"
+                f"or a band ({', '.join(library.bands)})" + (f", or an audience ({', '.join('audience:' + a for a in library.audiences)})" if library.audiences else "")
             )
     if problems:
         raise GoalError("goal: " + "; ".join(problems))

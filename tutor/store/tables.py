@@ -34,6 +34,9 @@ class Learner(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, comment="HMAC-SHA256 pseudonym of the platform's learner id")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    audience: Mapped[str | None] = mapped_column(String(32), comment="content/audiences.yaml id (officials, students, workers, citizens); /next's default goal")
+    audience_set_by: Mapped[str | None] = mapped_column(String(16), comment="learner | platform | lti")
+    audience_set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Event(Base):

@@ -1,0 +1,1 @@
+"""Who a learner is: the audience (officials, students, workers, citizens) that sets their default goal."""
