@@ -34,12 +34,12 @@ def test_a_bad_audience_file_is_reported_at_its_line(tmp_path):
     (root / "lessons").mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "content" / "framework.yaml", root / "framework.yaml")
     (root / "audiences.yaml").write_text(
-        "- id: farmers\n  name: {vi: Nông dân, en: Farmers}\n  description: {vi: Bà con, en: Farmers}\n  goal: {\"9.9\": 2, \"4.2\": 9, \"1.1\": 5}\n"
+        "- id: farmers\n  name: {vi: Nông dân, en: Farmers}\n  description: {vi: Bà con, en: Farmers}\n  goal: {\"9.9\": 2, \"4.2\": 9, \"1.1\": 7}\n"
     )
     out = CliRunner().invoke(app, ["content", "check", "--dir", str(root), "--lang", "en"]).output
     assert "content/audiences.yaml:4: 0.goal.9.9: unknown competence '9.9'" in out
     assert "0.goal.4.2: level 9 has no skill" in out
-    assert "warning: 0.goal.1.1: level 5 has no lesson yet" in out
+    assert "warning: 0.goal.1.1: level 7 has no lesson yet" in out
 
 
 def test_profile_is_stored_and_sets_the_default_goal_of_next(client, keys):

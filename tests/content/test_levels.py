@@ -31,9 +31,9 @@ def test_every_competence_has_a_skill_at_each_band_with_prerequisites_one_band_d
         bands = {s.band: s for s in library.framework.skills if s.competence == code}
         assert list(bands) == ["basic", "intermediate", "advanced", "specialised"], code
         assert bands["advanced"].prerequisites == [f"{code}-intermediate"] and bands["specialised"].prerequisites == [f"{code}-advanced"]
-        for band in ("advanced", "specialised"):
-            s = bands[band]
-            assert s.description is not None and s.no_lesson is not None and not library.lessons_for_skill(s.id)
+        assert bands["advanced"].description is not None and bands["advanced"].no_lesson is None and library.lessons_for_skill(f"{code}-advanced")
+        specialised = bands["specialised"]
+        assert specialised.description is not None and specialised.no_lesson is not None and not library.lessons_for_skill(specialised.id)
 
 
 @pytest.mark.parametrize(("mastered", "likely", "level", "code"), [
@@ -53,20 +53,23 @@ def test_mastery_report_reads_levels_five_to_eight(library, model, mastered, lik
     assert len(report.skills) == 96
 
 
-def test_goals_reach_the_advanced_band_and_say_no_lesson_teaches_it(library, model):
+def test_goals_reach_the_advanced_band_and_say_no_lesson_teaches_the_specialised_one(library, model):
     assert len(resolve_goal(library, "advanced").skills) == 24 and len(resolve_goal(library, "specialised").skills) == 24
     # a competence or domain goal covers the bands lessons teach; a band or skill id aims past them
-    assert resolve_goal(library, "4.2").skills == ("4.2-basic", "4.2-intermediate")
+    assert resolve_goal(library, "4.2").skills == ("4.2-basic", "4.2-intermediate", "4.2-advanced")
     rec = Recommender(Policy())
     state = LearnerState(skills={s: SkillRecord(0.99, 8, NOW - timedelta(hours=2)) for s in library.skills if s.endswith(("-basic", "-intermediate"))})
-    result = rec.recommend(library, model, state, rec.goal(library, model, "4.2-advanced"), NOW)
-    assert result.no_lesson == ["4.2-advanced"] and not result.recommendations and not result.goal_mastered
+    advanced = rec.recommend(library, model, state, rec.goal(library, model, "4.2-advanced"), NOW)
+    assert not advanced.no_lesson and advanced.recommendations and advanced.recommendations[0].skill_id == "4.2-advanced"
+    state.skills["4.2-advanced"] = SkillRecord(0.99, 8, NOW - timedelta(hours=2))
+    result = rec.recommend(library, model, state, rec.goal(library, model, "4.2-specialised"), NOW)
+    assert result.no_lesson == ["4.2-specialised"] and not result.goal_mastered
 
 
-def test_placement_leaves_levels_five_to_eight_at_the_prior(library, model):
-    """No item measures them: a learner strong at levels 1-4 is not passed up to 8 unseen."""
+def test_placement_reaches_the_advanced_band_and_leaves_the_specialised_one_at_the_prior(library, model):
+    """No item measures levels 7-8: a learner strong at levels 1-6 is not passed up to 8 unseen."""
     pm = PlacementModel(library, model, PlacementConfig(ability_points=5, profiles_per_point=16))
-    assert len(pm.skills) == 48 and not any(s.endswith(("-advanced", "-specialised")) for s in pm.skills)
+    assert len(pm.skills) == 72 and any(s.endswith("-advanced") for s in pm.skills) and not any(s.endswith("-specialised") for s in pm.skills)
     marginals = pm.marginals(pm.weights([Evidence(iid, tuple(item.skills), 1.0) for iid, (_, item) in library.items.items()]))
     report = mastery_report(library, model, {s: (p, 1, NOW) for s, p in marginals.items()}, 0.95)
-    assert max(c.level or 0 for c in report.competences) <= 4
+    assert 4 < max(c.level or 0 for c in report.competences) <= 6
