@@ -132,7 +132,7 @@ class ExportedKey(BaseModel):
 
 
 class LearnerExport(BaseModel):
-    """Everything the service holds about one learner (Decree 13/2023/ND-CP, right of access)."""
+    """Everything the service holds about one learner (Law on Personal Data Protection No. 91/2025/QH15: the right of access)."""
 
     learner_id: str
     first_seen: datetime

@@ -1,4 +1,4 @@
-"""Learners' rights over their data (Decree 13/2023/ND-CP): a full copy, erasure, and retention.
+"""Learners' rights over their data (Law on Personal Data Protection No. 91/2025/QH15, in force since 1 January 2026): a full copy, erasure, and retention.
 
 Erasure deletes every row about the learner and records only that an erasure happened and how many
 rows went. Retention removes raw events older than N days after folding them into a per-skill
