@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 from tests.conftest import auth, make_settings, with_settings
 from tests.tracing.next_answer_artefact import START, answer_log, service_models, write_events_csv
 from tutor.privacy.learner_rights import apply_retention, erase, export
-from tutor.recommend.policy import NextAnswerSuccessPredictor, load_state
+from tutor.recommend.policy import LearnerState, NextAnswerSuccessPredictor, load_state, record_answer, success_predictor
 from tutor.research.logs import read_log
 from tutor.research.reports import metrics
 from tutor.research.training import evaluate_artefact, load_model
 from tutor.store.tables import AnswerHistory, Event, Mastery
-from tutor.tracing.next_answer import LearnerHistory
+from tutor.tracing.artefacts import active_model_dir
+from tutor.tracing.next_answer import LearnerHistory, load_artefact
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,20 @@ def test_export_erase_and_retention_keep_the_history(runtime, client, keys):
         assert erase(s, pseudonym) is None
     with runtime.session() as s:
         assert s.scalars(select(AnswerHistory).where(AnswerHistory.learner_id == pseudonym)).first() is None
+
+
+def test_the_predictor_scores_a_state_once_until_its_history_changes(na_models):
+    model = load_artefact(active_model_dir(na_models))
+    predictor = success_predictor(model)
+    assert isinstance(predictor, NextAnswerSuccessPredictor)
+    na = model.next_answer
+    calls = []
+    original = na.p_correct_items_for
+    na.p_correct_items_for = lambda h, items: calls.append(len(items)) or original(h, items)
+    state = LearnerState()
+    item, hard = SimpleNamespace(skills=["4.2-basic"], difficulty=0.5), SimpleNamespace(skills=["4.2-basic"], difficulty=0.9)
+    a, (b, c) = predictor.predict(state, {}, [item]), predictor.predict(state, {}, [item, hard])
+    assert calls == [len(na.skills_)] and a == [b] and c < b  # every known skill at once; a harder item is less likely right
+    record_answer(model, state, ["4.2-basic"], 1.0)
+    (d,) = predictor.predict(state, {}, [item])
+    assert len(calls) == 2 and abs(d - original(state.answers, [["4.2-basic"]])[0]) < 1e-12 and d != b

@@ -193,14 +193,16 @@ class NextAnswerSuccessPredictor:
 
     def per_skill(self, state: LearnerState, skills: Iterable[str] = ()) -> dict[str, float]:
         """P(correct) of the learner's next answer on each skill (every skill the model knows, and these)."""
-        history = state.answers if state.answers is not None else self.model.new_learner()
+        history = state.answers
+        n = 0 if history is None else history.n
         cached = state.predicted
-        if cached is None or cached[0] is not history or cached[1] != history.n:
-            cached = state.predicted = (history, history.n, {})
+        if cached is None or cached[0] is not history or cached[1] != n:
+            cached = state.predicted = (history, n, {})
         known = cached[2]
         missing = [s for s in dict.fromkeys([*(() if known else self.model.skills_), *skills]) if s not in known]
         if missing:
-            known.update(zip(missing, self.model.p_correct_items_for(history, [[s] for s in missing]).tolist()))
+            scored = self.model.p_correct_items_for(history if history is not None else self.model.new_learner(), [[s] for s in missing])
+            known.update(zip(missing, scored.tolist()))
         return known
 
     def predict(self, state: LearnerState, mastery: Mapping[str, float], items: Sequence[Item]) -> list[float]:
@@ -255,7 +257,7 @@ class LearnerState:
     recent_items: dict[str, datetime] = field(default_factory=dict)
     placement: PlacementProgress | None = None  # set only for learners with no mastery evidence yet
     answers: LearnerHistory | None = None  # the next-answer model's history of the learner, when the artefact ships one
-    predicted: tuple[LearnerHistory, int, dict[str, float]] | None = field(default=None, repr=False)  # NextAnswerSuccessPredictor's per-skill cache
+    predicted: tuple[LearnerHistory | None, int, dict[str, float]] | None = field(default=None, repr=False)  # NextAnswerSuccessPredictor's per-skill cache
 
     @property
     def has_evidence(self) -> bool:

@@ -41,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from numbers import Integral, Real
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,7 +49,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 from tqdm import tqdm
 
 from tutor.errors import Invalid
@@ -629,7 +629,24 @@ class NextAnswerModel(ClassifierMixin, BaseEstimator):
         f[:, bkt_col : bkt_col + 2] = own[:, 10:12]
         return f, sk
 
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # a copy: the estimator keeps its own
+        state.pop("_blas", None)  # handles to loaded libraries: made again where the model is unpickled
+        return state
+
+    def _one_blas_thread(self) -> Any:
+        """One learner's products are small: BLAS threads cost far more than they save, and on a busy 2-core
+        machine they made a 48-skill call take 100 ms instead of 1 (measured at load average 20)."""
+        controller = self.__dict__.get("_blas")
+        if controller is None:
+            controller = self.__dict__["_blas"] = ThreadpoolController()
+        return controller.limit(limits=1, user_api="blas")
+
     def _obs_logits(self, st: LearnerHistory, skills: list[str]) -> np.ndarray:
+        with self._one_blas_thread():
+            return self._obs_logits_unlimited(st, skills)
+
+    def _obs_logits_unlimited(self, st: LearnerHistory, skills: list[str]) -> np.ndarray:
         K = self.n_previous_answers
         dense, sk = self._features(st, skills)
         lag_skill = np.full((len(skills), K), -1, dtype=np.int64)
