@@ -4,26 +4,34 @@
    random on the same seed and the same learners (>= 2,000 each), plus ours with the placement quiz;
    steps to mastery with 95% CIs, share reaching mastery within the budget, already-known lessons shown.
 2. In process: Recommender.recommend for one learner over the full library, on states taken from
-   simulated learners at random points of their path; p50/p99 per call.
+   simulated learners at random points of their path; p50/p99 per call. With BKT's predicted success,
+   and, interleaved round by round, with a next-answer model's (`--next-answer DIR`, an artefact of
+   `tutor train --model next-answer`; without it one is trained here on generated answers, default
+   architecture, 2 epochs: latency depends on the architecture, not on how long it trained).
 3. HTTP: the real service (`python service.py`) on a throw-away PostgreSQL database, learners seeded
    with answers through POST /v1/events, then GET /v1/learners/{id}/next sent open-loop at `--rate`
    requests per second for `--duration` seconds (loopback only; bounded in count and time).
    Latency is measured from each request's scheduled send time, so a client that falls behind
    shows up in the numbers instead of hiding (no coordinated omission).
 
-Writes bench/results/recommend.json and bench/results/recommend.md.
+Writes bench/results/recommend.json and bench/results/recommend.md (with --in-process-only:
+recommend-inprocess.json and .md). The load average is recorded before and after the in-process part.
 
     .venv/bin/python bench/recommend_bench.py                # everything (about 5 minutes on 2 cores)
     .venv/bin/python bench/recommend_bench.py --skip-http    # no PostgreSQL needed
+    .venv/bin/python bench/recommend_bench.py --in-process-only --next-answer models/bkt-synthetic-v1-na/next-answer
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import json
 import os
 import random
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -35,10 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 
-from tutor.tracing.artefacts import active_model_dir, load_mastery_model  # noqa: E402
 from tutor.content.library import load_library  # noqa: E402
 from tutor.recommend.policy import LearnerState, Recommender, SkillRecord  # noqa: E402
 from tutor.recommend.simulation import SimConfig, World, simulate  # noqa: E402
+from tutor.tracing.artefacts import active_model_dir  # noqa: E402
+from tutor.tracing.next_answer import NextAnswerModel, load_artefact  # noqa: E402
 
 
 def pct(values, q) -> float:
@@ -61,6 +70,10 @@ def run_simulations(library, model, args) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------ 2. in process
+class _Sampled(Exception):
+    """Raised once a learner's state is taken: the rest of its path is not needed."""
+
+
 def sample_states(library, model, n: int, seed: int) -> list[tuple[LearnerState, datetime]]:
     """Estimated states of simulated learners at random points of their path (following our policy)."""
     world = World(library, model, SimConfig(learners=n, seed=seed + 1000, budget=200))
@@ -77,13 +90,17 @@ def sample_states(library, model, n: int, seed: int) -> list[tuple[LearnerState,
             if len(snapshot.setdefault("calls", [])) == stop:
                 snapshot["state"] = (LearnerState(
                     skills={k: SkillRecord(v.p, v.n, v.last) for k, v in state.skills.items()},
-                    recent_lessons=dict(state.recent_lessons), recent_items=dict(state.recent_items)), now)
+                    recent_lessons=dict(state.recent_lessons), recent_items=dict(state.recent_items),
+                    answers=copy.deepcopy(state.answers)), now)
+                raise _Sampled
             snapshot["calls"].append(1)
             return original(library_, model_, state, goal, now, **kw)
 
         rec.recommend = spy
         try:
             world.run_learner(i, "ours")
+        except _Sampled:
+            pass
         finally:
             rec.recommend = original
         if "state" in snapshot:
@@ -91,22 +108,67 @@ def sample_states(library, model, n: int, seed: int) -> list[tuple[LearnerState,
     return states
 
 
+def loadavg() -> str:
+    """1, 5 and 15-minute load averages: the machine is shared, so every timing is reported beside them."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def next_answer_model(library, args) -> tuple[NextAnswerModel, str]:
+    """The next-answer model to measure: --next-answer, or one trained here on generated answers (default architecture)."""
+    if args.next_answer:
+        return NextAnswerModel.load(args.next_answer), str(args.next_answer)
+    sys.path.insert(0, str(ROOT / "training"))
+    from synthetic import generate, write_events
+
+    from tutor.research.training import train_artefact
+
+    rows, _ = generate(ROOT / "content" / "framework.yaml", 1000, args.seed, multi_skill_rate=0.1)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_events(rows, Path(tmp) / "events.csv")
+        train_artefact("next-answer", Path(tmp) / "events.csv", "events", Path(tmp) / "na", seed=args.seed, overrides={"epochs": 2}, progress=False)
+        source = f"trained here: training/synthetic.py generate --learners 1000 --seed {args.seed} --multi-skill-rate 0.1 ({len(rows):,} answers)"
+        return NextAnswerModel.load(Path(tmp) / "na"), source + ", default architecture, 2 epochs"
+
+
 def in_process(library, model, args) -> dict:
-    states = sample_states(library, model, 300, args.seed)
-    rec = Recommender()
+    """p50/p99 of Recommender.recommend per case; BKT's and the next-answer model's predicted success interleaved round by round."""
+    variants = {"BKT": model}
+    out: dict = {"cases": {}}
+    if model.next_answer is None and not args.skip_next_answer:
+        na, source = next_answer_model(library, args)
+        variants["next-answer"] = dataclasses.replace(model, next_answer=na)
+        out["next_answer_model"] = source
+    elif model.next_answer is not None:
+        variants = {"next-answer": model}
+        out["next_answer_model"] = "the active artefact's"
+    states = {name: sample_states(library, m, 300, args.seed) for name, m in variants.items()}
+    recs = {name: Recommender() for name in variants}
     cases = {"lesson, goal basic": dict(goal=None, kind="lesson"), "lesson, goal 4.2": dict(goal="4.2", kind="lesson"),
              "item, goal basic": dict(goal=None, kind="item"), "lesson, allowed 12": dict(goal=None, kind="lesson", allowed=sorted(library.lessons)[::4])}
-    out = {"states": len(states), "cases": {}}
+    out["states"] = len(states["BKT"]) if "BKT" in states else len(next(iter(states.values())))
+    out["loadavg_before"] = loadavg()
     for name, case in cases.items():
-        goal = rec.goal(library, model, case["goal"])
-        times = []
+        times: dict[str, list[float]] = {v: [] for v in variants}
+        cpu: dict[str, list[float]] = {v: [] for v in variants}  # this thread's CPU time: what the call costs, without waiting for a core
         for _ in range(args.inproc_rounds):
-            for state, now in states:
-                t0 = time.perf_counter()
-                rec.recommend(library, model, state, goal, now + timedelta(hours=2), n=5, kind=case["kind"], allowed=case.get("allowed"))
-                times.append((time.perf_counter() - t0) * 1000)
-        out["cases"][name] = {"calls": len(times), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99), "max_ms": round(max(times), 3)}
-        print(f"in process {name}: p50 {out['cases'][name]['p50_ms']} ms, p99 {out['cases'][name]['p99_ms']} ms", flush=True)
+            for v, m in variants.items():  # interleaved: each round runs every variant
+                rec = recs[v]
+                goal = rec.goal(library, m, case["goal"])
+                for state, now in states[v]:
+                    state.predicted = None  # a request reads a fresh state: nothing cached from the last round
+                    t0, c0 = time.perf_counter(), time.thread_time()
+                    rec.recommend(library, m, state, goal, now + timedelta(hours=2), n=5, kind=case["kind"], allowed=case.get("allowed"))
+                    times[v].append((time.perf_counter() - t0) * 1000)
+                    cpu[v].append((time.thread_time() - c0) * 1000)
+        for v, t in times.items():
+            label = name if v == "BKT" else f"{name} [next-answer]"
+            out["cases"][label] = {"calls": len(t), "p50_ms": pct(t, 50), "p99_ms": pct(t, 99), "max_ms": round(max(t), 3),
+                                   "cpu_p50_ms": pct(cpu[v], 50), "cpu_p99_ms": pct(cpu[v], 99)}
+            print(f"in process {label}: p50 {out['cases'][label]['p50_ms']} ms, p99 {out['cases'][label]['p99_ms']} ms", flush=True)
+    out["loadavg_after"] = loadavg()
     # placement: one quiz step (posterior + most informative item) after k answers
     from tutor.recommend.placement import PlacementConfig, PlacementModel, QuizState, StoredAnswer, progress
 
@@ -264,13 +326,22 @@ def write_report(result: dict) -> str:
     cmp_ = result["comparison"]
     lines += ["", f"ours vs fixed: {cmp_['fewer_steps_vs_fixed']:.1%} fewer mean steps to mastery (target >= 30%); CIs overlap: {cmp_['cis_overlap']}; "
                   f"reached within budget: {ours['reached']:,} vs {fixed['reached']:,}. Targets met: {cmp_['targets_met']}.", ""]
+    return "\n".join(lines) + "\n" + in_process_report(result)
+
+
+def in_process_report(result: dict) -> str:
     ip = result["in_process"]
-    lines += ["## In-process recommendation (full library)", "", f"{ip['states']} learner states sampled from simulated paths.", "",
-              "| case | calls | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|"]
+    lines = ["## In-process recommendation (full library)", "", f"{ip['states']} learner states sampled from simulated paths. "
+             f"Load average before / after: {ip['loadavg_before']} / {ip['loadavg_after']} (2 cores shared with other work: noisy).", ""]
+    if ip.get("next_answer_model"):
+        lines += [f"[next-answer]: predicted success from a next-answer model ({ip['next_answer_model']}), runs interleaved round by round with BKT's.", ""]
+    lines += ["| case | calls | p50 ms | p99 ms | max ms | CPU p50 ms | CPU p99 ms |", "|---|---|---|---|---|---|---|"]
     for name, c in ip["cases"].items():
-        lines.append(f"| {name} | {c['calls']:,} | {c['p50_ms']} | {c['p99_ms']} | {c['max_ms']} |")
+        lines.append(f"| {name} | {c['calls']:,} | {c['p50_ms']} | {c['p99_ms']} | {c['max_ms']} | {c.get('cpu_p50_ms', '')} | {c.get('cpu_p99_ms', '')} |")
     ps = ip["placement_step"]
-    lines.append(f"| placement quiz step | {ps['calls']:,} | {ps['p50_ms']} | {ps['p99_ms']} | |")
+    lines.append(f"| placement quiz step | {ps['calls']:,} | {ps['p50_ms']} | {ps['p99_ms']} | | | |")
+    lines += ["", "p50/p99/max: wall-clock time per call; CPU: the calling thread's CPU time per call (time.thread_time), which leaves out the time spent "
+              "waiting for a core, so it shows what the call costs when the machine is busy."]
     if result.get("http"):
         lines += ["", "## HTTP, PostgreSQL, open loop", "",
                   "| service workers | learners | answers seeded | target rps | achieved rps | requests | errors | p50 ms | p90 ms | p99 ms | max ms |",
@@ -301,10 +372,22 @@ def main() -> None:
     p.add_argument("--client-threads", type=int, default=16)
     p.add_argument("--workers", type=int, action="append", help="service worker processes (repeatable; default 1)")
     p.add_argument("--port", type=int, default=8766)
+    p.add_argument("--next-answer", type=Path, help="a next-answer artefact (tutor train --model next-answer) to measure beside BKT in process")
+    p.add_argument("--skip-next-answer", action="store_true", help="in process: BKT's predicted success only")
+    p.add_argument("--in-process-only", action="store_true", help="only part 2; writes recommend-inprocess.json and .md")
     args = p.parse_args()
     started = time.perf_counter()
     library = load_library(ROOT / "content")
-    model = load_mastery_model(active_model_dir(ROOT / "models"))
+    model = load_artefact(active_model_dir(ROOT / "models"))
+    if args.in_process_only:
+        result = {"in_process": in_process(library, model, args), "seconds": round(time.perf_counter() - started, 1),
+                  "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": f"{os.cpu_count()} CPU cores, Python {sys.version.split()[0]}"}
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "recommend-inprocess.json").write_text(json.dumps(result, indent=1) + "\n")
+        md = in_process_report(result)
+        (RESULTS / "recommend-inprocess.md").write_text(md)
+        print(md)
+        return
     sims = run_simulations(library, model, args)
     by = {r["policy"]: r for r in sims}
     ours, fixed = by["ours"], by["fixed"]

@@ -35,7 +35,8 @@ from tutor.settings import Settings
 from tutor.store.database import make_engine, make_sessions, upgrade
 from tutor.store.shared_state import bump
 from tutor.store.tables import AddedLesson, ServiceState
-from tutor.tracing.artefacts import ArtefactError, MasteryModel, active_model_dir, load_mastery_model
+from tutor.tracing.artefacts import ArtefactError, MasteryModel, active_model_dir
+from tutor.tracing.next_answer import load_artefact
 
 MODEL_KEY = "active_model"
 CONTENT_KEY = "content_revision"
@@ -50,7 +51,7 @@ class Runtime:
         self.sessions = make_sessions(self.engine)
         self.library: Library = load_library(settings.content.content_dir)
         self.model_name = active_model_dir(settings.tracing.models_dir).name
-        self.model: MasteryModel = load_mastery_model(settings.tracing.models_dir / self.model_name)
+        self.model: MasteryModel = load_artefact(settings.tracing.models_dir / self.model_name)
         self.recommender = Recommender(settings.recommend)
         self.lesson_listeners: list[Callable[[Lesson], object]] = []  # called with each added or replaced lesson; results unused
         self._revisions: dict[str, int] = {}
@@ -155,7 +156,7 @@ class Runtime:
                 chosen = state.get(MODEL_KEY)
                 if chosen is not None and chosen.revision != self._revisions.get(MODEL_KEY):
                     if chosen.value != self.model_name:
-                        self.model = load_mastery_model(self.settings.tracing.models_dir / chosen.value)
+                        self.model = load_artefact(self.settings.tracing.models_dir / chosen.value)
                         self.model_name = chosen.value
                     self._revisions[MODEL_KEY] = chosen.revision
 
@@ -191,7 +192,7 @@ class Runtime:
         if Path(name).name != name or not directory.is_dir():
             raise NotFound(f"No artefact directory {name!r} in the models folder; GET /v1/admin/models shows the active one.")
         try:
-            model = load_mastery_model(directory)
+            model = load_artefact(directory)
         except ArtefactError as exc:
             raise Invalid(f"Artefact refused, the active model is unchanged: {exc}") from None
         with self.session() as s, s.begin():

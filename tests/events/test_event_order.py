@@ -6,9 +6,11 @@ import random
 import threading
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import auth
+from tests.conftest import auth, with_settings
+from tests.tracing.next_answer_artefact import service_models
 from tutor.events.intake import LearnerEvent, record_events
 from tutor.runtime import Runtime
+from tutor.store.tables import AnswerHistory
 from tutor.tracing.equations import update
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -78,3 +80,36 @@ def test_two_workers_writing_one_learner_lose_no_update(runtime, settings, clien
     p, n = p_of(client, keys["platform"], "shared")
     assert n == len(grades)
     assert abs(p - replay(runtime, grades)) < 1e-9
+
+
+def test_two_workers_keep_one_next_answer_history(settings, tmp_path_factory):
+    """With a next-answer model, the learner's history too ends where the answers in time order end (same locks as mastery)."""
+    na_settings = with_settings(settings, tracing={"models_dir": service_models(tmp_path_factory.getbasetemp())})
+    workers = [Runtime(na_settings, migrate=i == 0) for i in range(2)]
+    rng = random.Random(5)
+    answers = [(("4.2-basic",) if rng.random() < 0.6 else ("1.1-basic", "4.2-basic"), float(rng.random() < 0.6)) for _ in range(60)]
+    learner = workers[0].pseudonym("shared")
+    events = [LearnerEvent(event_id=f"n-{i}", learner=learner, kind="answer", occurred_at=START + timedelta(seconds=i), source="events", skills=sk, score=y)
+              for i, (sk, y) in enumerate(answers)]
+    errors = []
+
+    def send(worker: Runtime, mine: list[LearnerEvent]):
+        try:
+            for k in range(0, len(mine), 4):
+                with worker.session() as s, s.begin():
+                    record_events(s, mine[k:k + 4], worker.model)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(w, h)) for w, h in zip(workers, (events[0::2], events[1::2]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    na = workers[0].model.next_answer
+    with workers[0].session() as s:
+        row = s.get(AnswerHistory, learner)
+        assert row.n_answers == len(answers) and row.state == na.history_of(answers).to_json()
+    for w in workers:
+        w.engine.dispose()

@@ -7,10 +7,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from tests.tracing.next_answer_artefact import service_models
 from tutor.content.library import load_library
+from tutor.recommend.policy import NextAnswerSuccessPredictor
 from tutor.recommend.simulation import SimConfig, World, simulate
 from tutor.settings import PROJECT_ROOT
 from tutor.tracing.artefacts import active_model_dir, load_mastery_model
+from tutor.tracing.next_answer import load_artefact
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +59,31 @@ def test_cli_prints_the_summary():
     assert body["policy"] == "random" and body["learners"] == 5 and len(body["ci95_steps_to_mastery"]) == 2
     bad = CliRunner().invoke(app, ["simulate", "--policy", "ours", "--learners", "2", "--goal", "12.3"])
     assert bad.exit_code == 2
+
+
+def test_simulate_runs_with_a_next_answer_model(tmp_path_factory):
+    """With the artefact's next-answer model, predicted success comes from it and each simulated learner's history grows with its answers."""
+    models = service_models(tmp_path_factory.getbasetemp())
+    library, model = load_library(PROJECT_ROOT / "content"), load_artefact(active_model_dir(models))
+    assert model.next_answer is not None
+    world = World(library, model, SimConfig(learners=4, seed=5, budget=40, goal="4.2-basic"))
+    seen = []
+    original = world.recommender.recommend
+
+    def spy(*args, **kw):
+        state = args[2]
+        seen.append(0 if state.answers is None else state.answers.n)
+        return original(*args, **kw)
+
+    world.recommender.recommend = spy
+    outcome = world.run_learner(0, "ours")
+    assert isinstance(world.recommender._predictor, NextAnswerSuccessPredictor)
+    assert outcome.steps > 1 and seen[0] == 0 and seen[-1] > seen[0] and seen == sorted(seen)
+
+    from tutor.cli import app
+
+    args = ["simulate", "--policy", "ours", "--learners", "6", "--seed", "3", "--budget", "40", "--goal", "4.2-basic", "--jobs", "2", "--models", str(models)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["policy"] == "ours" and body["learners"] == 6 and body["mean_steps_budget_censored"] > 0

@@ -4,7 +4,9 @@ Idempotency lives in the database: an event id that is already stored is not ins
 only events actually inserted move mastery, so a retried batch (or two workers racing on the same
 batch) can never count an answer twice. A learner's rows are locked for the transaction, so two
 workers writing for one learner are serialised; answers are folded in time order, and a late
-answer makes the skills it touches be replayed (see README, "Event order").
+answer makes the skills it touches be replayed (see README, "Event order"). When the active artefact
+ships a next-answer model, each learner's history for it is kept in step in the same transaction,
+under the same locks and the same replay rule (`fold_answer_histories`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
 from tutor.store.bulk_writes import insert_events, insert_learners, upsert_mastery
-from tutor.store.tables import Event, Mastery
+from tutor.store.tables import AnswerHistory, Event, Mastery
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.equations import update as bkt_update
+from tutor.tracing.next_answer import LearnerHistory, NextAnswerModel
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ def apply_answers(session: Session, answers: list[LearnerEvent], model: MasteryM
             for (lid, sid), (p, n, last) in changed.items()
         ],
     )
+    fold_answer_histories(session, answers, model, now)
 
 
 def release_pending(session: Session, activity: str, skills: list[str], model: MasteryModel) -> int:
@@ -181,4 +185,82 @@ def release_pending(session: Session, activity: str, skills: list[str], model: M
             p, n, last = _replay(session, learner, skill, model, bases.get((learner, skill), (None, None, None)))
             rows.append({"learner_id": learner, "skill_id": skill, "p_mastered": p, "n_observations": n, "updated_at": now, "last_event_at": last})
     upsert_mastery(session, rows)
+    fold_answer_histories(session, [], model, now, rebuild=learners)
     return len(ids)
+
+
+def fold_answer_histories(session: Session, answers: list[LearnerEvent], model: MasteryModel, now: datetime, rebuild: list[str] | None = None) -> None:
+    """Keep each learner's next-answer history in step with mastery, when the active artefact ships a next-answer model.
+
+    The caller holds the learners' locks (`insert_learners`), as for mastery. Answers at or after the
+    latest one already folded are added in time order. A late answer (older than that), a history built
+    by another model, no history yet, or a learner in `rebuild` makes the learner's history be rebuilt
+    from the stored answers in time order (events then insertion order), from the retention base. Placement
+    answers are not part of it: the quiz sets mastery by its own model, and they never pass through here.
+    """
+    na = model.next_answer
+    learners = sorted({e.learner for e in answers} | set(rebuild or ()))
+    if na is None or not learners:
+        return
+    key = na.state_key()
+    rows = {r.learner_id: r for r in session.scalars(select(AnswerHistory).where(AnswerHistory.learner_id.in_(learners)))}
+    by_learner: dict[str, list[LearnerEvent]] = defaultdict(list)
+    for e in answers:
+        if e.score is None:  # as in apply_answers: events of kind "answer" are always made with a grade
+            raise TypeError(f"answer event {e.event_id!r} has no score")
+        if e.source != "placement":
+            by_learner[e.learner].append(e)
+    again = set(rebuild or ())
+    for learner, evs in by_learner.items():
+        row = rows.get(learner)
+        evs.sort(key=lambda e: e.occurred_at)
+        if learner in again or row is None or row.model_key != key or (row.last_event_at is not None and evs[0].occurred_at < as_utc(row.last_event_at)):
+            again.add(learner)
+            continue
+        history = na.history_of(((e.skills, e.score or 0.0) for e in evs), LearnerHistory.from_json(row.state, max(na.n_previous_answers, 1)))
+        row.state, row.n_answers, row.updated_at = history.to_json(), row.n_answers + len(evs), now
+        row.last_event_at = max(filter(None, (as_utc(row.last_event_at), evs[-1].occurred_at)))
+    stored = _stored_answers(session, sorted(again))
+    for learner in sorted(again):
+        row = rows.get(learner)
+        history, n, last = _history_from(na, key, row, stored.get(learner, []))
+        if row is None:
+            session.add(AnswerHistory(learner_id=learner, model_key=key, state=history.to_json(), n_answers=n, last_event_at=last, updated_at=now))
+        else:
+            row.model_key, row.state, row.n_answers, row.last_event_at, row.updated_at = key, history.to_json(), n, last, now
+
+
+def stored_history(session: Session, learner: str, na: NextAnswerModel) -> LearnerHistory:
+    """The learner's next-answer history as stored; rebuilt in memory (nothing written) when another model built it,
+    until the learner's next answer stores the new one."""
+    row = session.get(AnswerHistory, learner)
+    key = na.state_key()
+    if row is not None and row.model_key == key:
+        return LearnerHistory.from_json(row.state, max(na.n_previous_answers, 1))
+    return _history_from(na, key, row, _stored_answers(session, [learner]).get(learner, []))[0]
+
+
+def _stored_answers(session: Session, learners: list[str]) -> dict[str, list[tuple[list, float, datetime]]]:
+    """Each learner's stored graded answers but placement ones, in time order: (skills, score, time)."""
+    out: dict[str, list[tuple[list, float, datetime]]] = defaultdict(list)
+    if not learners:
+        return out
+    for learner, skills, score, occurred in session.execute(
+        select(Event.learner_id, Event.skills, Event.score, Event.occurred_at)
+        .where(Event.learner_id.in_(learners), Event.kind == "answer", Event.source != "placement")
+        .order_by(Event.learner_id, Event.occurred_at, Event.id)
+    ):
+        out[learner].append((skills, score, as_utc(occurred)))
+    return out
+
+
+def _history_from(na: NextAnswerModel, key: str, row: AnswerHistory | None, answers: list[tuple[list, float, datetime]]) -> tuple[LearnerHistory, int, datetime | None]:
+    """A history rebuilt from stored answers, from the retention base when the same model built it; with its count and last time."""
+    until = as_utc(row.base_until) if row is not None else None
+    base = row.base_state if row is not None and row.base_key == key else None
+    todo = [(s, y) for s, y, t in answers if until is None or t > until]
+    start = None if base is None else LearnerHistory.from_json(base, max(na.n_previous_answers, 1))
+    history = na.history_of(todo, start)
+    n = len(todo) + ((row.base_n or 0) if row is not None and base is not None else 0)
+    last = next((t for _, _, t in reversed(answers) if until is None or t > until), until)
+    return history, n, last

@@ -126,7 +126,7 @@ class Step:
 def next_steps(session: Session, library: Library, model: MasteryModel, recommender: Recommender, learner: str, lang: str, n: int = 5) -> list[Step] | None:
     """The recommender's next lessons with their reason sentences; None for a learner with no answers yet."""
     now = utcnow()
-    state, known = load_state(session, learner, now, recommender.policy)
+    state, known = load_state(session, learner, now, recommender.policy, model.next_answer)
     if not known or not state.has_evidence:
         return None
     goal = recommender.goal(library, model, None)

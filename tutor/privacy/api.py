@@ -124,6 +124,20 @@ class ExportedMastery(BaseModel):
     last_event_at: datetime | None
 
 
+class ExportedAnswerHistory(BaseModel):
+    """What the next-answer model keeps about the learner to predict success: counts, recent answers, its own BKT estimates."""
+
+    model_key: str = Field(description="Which model built it.")
+    n_answers: int
+    last_event_at: datetime | None
+    updated_at: datetime
+    state: dict = Field(description="Counts and recent answers per skill and overall, as the model reads them.")
+    base_key: str | None
+    base_n: int | None = Field(description="Answers folded into the base when retention deleted their events.")
+    base_until: datetime | None
+    base_state: dict | None
+
+
 class ExportedKey(BaseModel):
     key_prefix: str
     scopes: str
@@ -139,6 +153,7 @@ class LearnerExport(BaseModel):
     events: list[ExportedEvent]
     mastery: list[ExportedMastery]
     learner_keys: list[ExportedKey]
+    answer_history: ExportedAnswerHistory | None = Field(None, description="Kept only while the active model includes a next-answer model.")
     questions: list[str] = Field(description="Questions are not stored with the learner, so this is always empty.")
 
 
@@ -161,7 +176,7 @@ def export_learner(
 def erase_learner(
     learner_id: LearnerId, runtime: RuntimeDep, session: SessionDep, caller: Annotated[Caller, Depends(require_scopes("platform"))]
 ) -> Erased:
-    """Deletes the learner's events, mastery and learner keys in one transaction and records only
+    """Deletes the learner's events, mastery, next-answer history and learner keys in one transaction and records only
     that an erasure happened (no identifier). Erasing twice answers 404 the second time."""
     rows = erase(session, runtime.pseudonym(learner_id))
     if rows is None:

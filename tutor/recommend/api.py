@@ -137,7 +137,7 @@ def next_steps(
     if errors:
         raise RequestValidationError(errors)
     now = utcnow()
-    state, known = load_state(session, learner, now, recommender.policy)
+    state, known = load_state(session, learner, now, recommender.policy, model.next_answer)
     if not known:
         raise NotFound(
             "No events have been received for this learner yet; send some to POST /v1/events, or start the placement quiz "

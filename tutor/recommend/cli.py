@@ -12,7 +12,8 @@ import typer
 from tutor.content.library import load_library
 from tutor.recommend.simulation import SimConfig, simulate
 from tutor.settings import load_settings
-from tutor.tracing.artefacts import active_model_dir, load_mastery_model
+from tutor.tracing.artefacts import active_model_dir
+from tutor.tracing.next_answer import load_artefact
 
 
 class PolicyName(str, Enum):
@@ -37,7 +38,7 @@ def simulate_command(
     settings = load_settings()
     library = load_library(content or settings.content.content_dir)
     models_dir = models or settings.tracing.models_dir
-    model = load_mastery_model(active_model_dir(models_dir))
+    model = load_artefact(active_model_dir(models_dir))
     try:
         result = simulate(library, model, policy.value, SimConfig(learners=learners, seed=seed, budget=budget, goal=goal, placement=placement), jobs=jobs)
     except ValueError as exc:  # a goal naming nothing (GoalError), or a bad simulation setting

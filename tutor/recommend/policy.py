@@ -29,7 +29,11 @@ Policy (every constant is a field of `Policy`, the `recommend` section of the se
 * Lessons studied or answered within `recent_minutes` are not proposed again (listed in
   `recently_done`); items answered within that window are not proposed as practice.
 * Predicted success of an item = `SuccessPredictor` (swappable); the default is BKT's p_correct
-  with guess and slip moved by the item's difficulty on the logit scale (`difficulty_slope`).
+  with guess and slip moved by the item's difficulty on the logit scale (`difficulty_slope`). When the
+  active artefact ships a next-answer model, it is that model's P(correct) from the learner's stored
+  answer history (the mean over the item's skills, as the model scores an answer of several skills),
+  moved by the item's difficulty on the logit scale the same way (an item of difficulty 0.5 gets
+  exactly the model's prediction); BKT stays the mastery.
 """
 
 from __future__ import annotations
@@ -45,9 +49,11 @@ from sqlalchemy import func, select
 from tutor.clock import as_utc
 from tutor.content.library import Item, Library
 from tutor.errors import Invalid
+from tutor.events.intake import stored_history
 from tutor.store.tables import Event, Learner, Mastery
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.equations import SkillParams, logit, sigmoid
+from tutor.tracing.next_answer import LearnerHistory, NextAnswerModel
 
 Reason = Literal["ready", "review", "remediate", "placement"]
 DAY = 86400.0
@@ -174,6 +180,57 @@ class BKTSuccessPredictor:
         return out
 
 
+class NextAnswerSuccessPredictor:
+    """P(correct) from the next-answer model over the learner's answer history (`LearnerState.answers`).
+
+    The model's prediction depends on the skill, not the item: every skill the model knows is scored in
+    one call the first time a state is asked, and kept on the state until its history changes.
+    """
+
+    def __init__(self, model: NextAnswerModel, slope: float = 1.0):
+        self.model = model
+        self.slope = slope
+
+    def per_skill(self, state: LearnerState, skills: Iterable[str] = ()) -> dict[str, float]:
+        """P(correct) of the learner's next answer on each skill (every skill the model knows, and these)."""
+        history = state.answers
+        n = 0 if history is None else history.n
+        cached = state.predicted
+        if cached is None or cached[0] is not history or cached[1] != n:
+            cached = state.predicted = (history, n, {})
+        known = cached[2]
+        missing = [s for s in dict.fromkeys([*(() if known else self.model.skills_), *skills]) if s not in known]
+        if missing:
+            scored = self.model.p_correct_items_for(history if history is not None else self.model.new_learner(), [[s] for s in missing])
+            known.update(zip(missing, scored.tolist()))
+        return known
+
+    def predict(self, state: LearnerState, mastery: Mapping[str, float], items: Sequence[Item]) -> list[float]:
+        known = self.per_skill(state, (s for item in items for s in item.skills))
+        out = []
+        for item in items:
+            p = sum(known[s] for s in item.skills) / len(item.skills)
+            if self.slope and item.difficulty != 0.5:
+                p = sigmoid(logit(p) - self.slope * (item.difficulty - 0.5))
+            out.append(p)
+        return out
+
+
+def success_predictor(model: MasteryModel, slope: float = 1.0) -> SuccessPredictor:
+    """The next-answer model's predicted success when the artefact ships one, else BKT's."""
+    if model.next_answer is not None:
+        return NextAnswerSuccessPredictor(model.next_answer, slope)
+    return BKTSuccessPredictor(model, slope)
+
+
+def record_answer(model: MasteryModel, state: LearnerState, skills: Sequence[str], score: float) -> None:
+    """Add a graded answer to the state's next-answer history (for learners simulated in memory; the store's is kept by intake)."""
+    if model.next_answer is not None:
+        if state.answers is None:
+            state.answers = model.next_answer.new_learner()
+        model.next_answer.record_answer(state.answers, list(skills), score)
+
+
 # ------------------------------------------------------------------------------------ learner state
 @dataclass
 class SkillRecord:
@@ -199,6 +256,8 @@ class LearnerState:
     recent_lessons: dict[str, datetime] = field(default_factory=dict)  # lesson -> last exposure/answer
     recent_items: dict[str, datetime] = field(default_factory=dict)
     placement: PlacementProgress | None = None  # set only for learners with no mastery evidence yet
+    answers: LearnerHistory | None = None  # the next-answer model's history of the learner, when the artefact ships one
+    predicted: tuple[LearnerHistory | None, int, dict[str, float]] | None = field(default=None, repr=False)  # NextAnswerSuccessPredictor's per-skill cache
 
     @property
     def has_evidence(self) -> bool:
@@ -361,7 +420,7 @@ class Recommender:
 
     def __init__(self, policy: Policy | None = None, predictor_factory=None):
         self.policy = policy or Policy()
-        self._predictor_factory = predictor_factory or (lambda model: BKTSuccessPredictor(model, self.policy.difficulty_slope))
+        self._predictor_factory = predictor_factory or (lambda model: success_predictor(model, self.policy.difficulty_slope))
         self._prepared: _Prepared | None = None
         self._predictor: SuccessPredictor | None = None
         self._goals: dict[tuple[int, str | None], Goal] = {}
@@ -578,10 +637,11 @@ def _zpd_fit(p: float, pol: Policy) -> float:
 
 
 # ------------------------------------------------------------------------------- state from store
-def load_state(session, learner: str, now: datetime, policy: Policy) -> tuple[LearnerState, bool]:
+def load_state(session, learner: str, now: datetime, policy: Policy, answers_model: NextAnswerModel | None = None) -> tuple[LearnerState, bool]:
     """The learner's state from the store, and whether the learner is known at all.
 
-    Two indexed queries: the mastery rows, and the answers/exposures inside the recent window.
+    Two indexed queries: the mastery rows, and the answers/exposures inside the recent window; with a
+    next-answer model (the artefact's `next_answer`), a third reads the learner's history for it.
     """
     rows = session.execute(
         select(Mastery.skill_id, Mastery.p_mastered, Mastery.n_observations, Mastery.last_event_at, Mastery.updated_at).where(Mastery.learner_id == learner)
@@ -603,4 +663,6 @@ def load_state(session, learner: str, now: datetime, policy: Policy) -> tuple[Le
             state.recent_lessons[lesson_id] = at
         if item_id is not None:
             state.recent_items[item_id] = at
+    if answers_model is not None:
+        state.answers = stored_history(session, learner, answers_model)
     return state, True

@@ -43,7 +43,7 @@ from typing import Literal
 
 from tutor.content.library import Library
 from tutor.recommend.placement import PlacementConfig, PlacementModel, QuizState, StoredAnswer, progress
-from tutor.recommend.policy import Goal, LearnerState, Policy, Recommender, SkillRecord, item_guess_slip
+from tutor.recommend.policy import Goal, LearnerState, Policy, Recommender, SkillRecord, item_guess_slip, record_answer
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.equations import logit, update
 
@@ -207,6 +207,7 @@ class World:
                     rec_s.n += 1
                     rec_s.last = now
                     learn_once(s)
+                record_answer(self.model, state, item_skills, score)
                 state.recent_items[item_id] = now
             state.recent_lessons[lesson] = now
             out.steps += 1

@@ -1,4 +1,4 @@
-"""The relational store: learners (pseudonymous), events, mastery states, API clients, added lessons,
+"""The relational store: learners (pseudonymous), events, mastery states, next-answer histories, API clients, added lessons,
 the platform's imported courses with their activities and alignments.
 
 Every learner column holds the keyed pseudonym from tutor.privacy.pseudonyms, never the platform's id.
@@ -77,6 +77,24 @@ class Mastery(Base):
     base_p: Mapped[float | None] = mapped_column(Float, comment="mastery folded from events removed by retention")
     base_n: Mapped[int | None] = mapped_column(Integer)
     base_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), comment="events up to this time are folded into base_p")
+
+
+class AnswerHistory(Base):
+    """One learner's history as the active next-answer model sees it (counts, recent answers, its BKT), kept
+    between answers so the recommender's predicted success needs no replay; updated with mastery."""
+
+    __tablename__ = "answer_histories"
+
+    learner_id: Mapped[str] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True)
+    model_key: Mapped[str] = mapped_column(String(32), comment="NextAnswerModel.state_key of the model that built it; another model rebuilds it")
+    state: Mapped[dict] = mapped_column(JSON, comment="LearnerHistory.to_json()")
+    n_answers: Mapped[int] = mapped_column(Integer, default=0, comment="answers folded in, base included")
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), comment="latest answer time folded in")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    base_key: Mapped[str | None] = mapped_column(String(32), comment="model_key of base_state")
+    base_state: Mapped[dict | None] = mapped_column(JSON, comment="the history folded from events removed by retention")
+    base_n: Mapped[int | None] = mapped_column(Integer)
+    base_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), comment="events up to this time are folded into base_state")
 
 
 class ApiClient(Base):

@@ -5,6 +5,8 @@ Layout of an artefact directory::
     model.json     {"kind": "bkt", "default": {prior, learn, guess, slip, forget},
                     "skills": {skill_id: {prior, learn, guess, slip, forget}}}
     metadata.json  {"kind", "version", "created", "data_sha256", "n_rows", "seed", ...}
+    next-answer/   optional: a next-answer artefact (tutor.tracing.next_answer) behind the recommender's
+                   predicted success; BKT stays the mastery learners see
 
 `models/active` names the directory the service loads at start.
 """
@@ -15,9 +17,13 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tutor.errors import Invalid
 from tutor.tracing.equations import PARAM_NAMES, SkillParams
+
+if TYPE_CHECKING:
+    from tutor.tracing.next_answer import NextAnswerModel
 
 
 class ArtefactError(Invalid):
@@ -32,6 +38,7 @@ class MasteryModel:
     default: SkillParams
     skills: dict[str, SkillParams] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
+    next_answer: NextAnswerModel | None = field(default=None, compare=False, repr=False)  # see tutor.tracing.next_answer.load_artefact
 
     def params(self, skill_id: str) -> SkillParams:
         return self.skills.get(skill_id, self.default)

@@ -21,19 +21,27 @@ predictions agree to 1e-9.
 Artefact directory: ``model.json`` (kind "next-answer", hyper-parameters, skill vocabulary, the
 embedded BKT parameters), ``weights.npz`` (every array, loaded with ``allow_pickle=False``) and
 ``metadata.json``. Never pickle.
+
+In the service: a service artefact (BKT, see tutor.tracing.artefacts) may ship a next-answer
+artefact in its ``next-answer/`` folder (`load_artefact`); then the recommender's predicted success
+comes from this model, each learner's `LearnerHistory` is kept in the store as JSON (`to_json`),
+tagged with `NextAnswerModel.state_key`, and BKT stays the mastery learners see.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
 import zipfile
 import zlib
 from collections import deque
+from collections.abc import Iterable
+from dataclasses import replace
 from numbers import Integral, Real
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,11 +49,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 from tqdm import tqdm
 
 from tutor.errors import Invalid
-from tutor.tracing.artefacts import ArtefactError, MasteryModel, read_json_object
+from tutor.tracing.artefacts import ArtefactError, MasteryModel, load_mastery_model, read_json_object
 from tutor.tracing.bkt import BKT
 from tutor.tracing.equations import SkillParams, logit, p_correct, sigmoid, update
 from tutor.tracing.responses import ResponseLog, as_response_log, expanded_order
@@ -56,6 +64,7 @@ WINDOWS = (1, 2, 3, 5, 10, 20, 50)
 ABILITY_WINDOWS = (10, 30)
 ABILITY_SHRINK = 5.0
 SKILL_LAST = 3
+SERVICE_SUBDIR = "next-answer"  # inside a service artefact: the next-answer model behind predicted success
 
 FEATURE_NAMES = (
     [
@@ -224,6 +233,27 @@ class LearnerHistory:
         self.mastery: dict[str, float] = {}
 
 
+    def to_json(self) -> dict:
+        """The history as plain JSON (floats round-trip exactly), to keep in the store between answers."""
+        return {
+            "n": self.n, "succ": self.succ, "hist": list(self.hist), "resid_sum": self.resid_sum, "resid": list(self.resid),
+            "lags": [list(x) for x in self.lags], "skills": {sid: [r[0], r[1], list(r[2]), r[3]] for sid, r in self.skills.items()},
+            "mastery": self.mastery,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, k_lags: int) -> LearnerHistory:
+        """The inverse of `to_json` for a model with this many previous answers."""
+        h = cls(k_lags)
+        h.n, h.succ, h.resid_sum = int(data["n"]), float(data["succ"]), float(data["resid_sum"])
+        h.hist.extend(data["hist"])
+        h.resid.extend(data["resid"])
+        h.lags.extend((int(s), float(y), str(sid)) for s, y, sid in data["lags"])
+        h.skills = {sid: [float(r[0]), int(r[1]), deque(r[2], maxlen=SKILL_LAST), int(r[3])] for sid, r in data["skills"].items()}
+        h.mastery = {sid: float(p) for sid, p in data["mastery"].items()}
+        return h
+
+
 def _tail_mean(d: deque, w: int, empty: float) -> float:
     n = min(w, len(d))
     if n == 0:
@@ -324,6 +354,7 @@ class NextAnswerModel(ClassifierMixin, BaseEstimator):
     def fit(self, X, y=None, progress: bool = False) -> NextAnswerModel:
         """Fit the BKT feature, the logistic regression and the MLP on X; y, if given, regrades X."""
         t0 = time.perf_counter()
+        self.__dict__.pop("_state_key", None)  # a refit may change what histories depend on
         log = as_response_log(X)
         if y is not None:
             log = log.with_scores(y)
@@ -546,66 +577,84 @@ class NextAnswerModel(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
 
     # ------------------------------------------------------------------ one learner at a time (for a Roster)
-    def _features_one(self, st: LearnerHistory, skill_id: str) -> tuple[np.ndarray, int]:
-        """The batch features of one observation from the learner's history; the last two still as probabilities."""
+    def _features(self, st: LearnerHistory, skills: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The batch features of one observation per skill from the learner's history (the last two still as
+        probabilities); what does not depend on the skill is computed once."""
         S = len(self.skills_)
-        s = self.skill_index_.get(skill_id, S)
-        f = np.empty(N_DENSE)
-        rec = st.skills.get(skill_id)
-        if rec is None:
-            s_succ, s_n, last1, last3, gap = 0.0, 0, 0.5, 0.5, 0
-        else:
-            s_succ, s_n, dq, last_pos = rec
-            last1 = dq[-1]
-            last3 = _tail_mean(dq, SKILL_LAST, 0.5)
-            gap = st.n - last_pos - 1
+        n = len(skills)
         h = st.n
-        f[0] = math.log1p(s_succ)
-        f[1] = math.log1p(s_n - s_succ)
-        f[2] = (s_succ + 1.0) / (s_n + 2.0)
-        f[3] = float(s_n == 0)
-        f[4] = last1
-        f[5] = last3
-        f[6] = math.log1p(gap)
-        f[7] = math.log1p(st.succ)
-        f[8] = math.log1p(h - st.succ)
-        f[9] = (st.succ + 1.0) / (h + 2.0)
+        common = np.empty(N_DENSE)
+        common[7] = math.log1p(st.succ)
+        common[8] = math.log1p(h - st.succ)
+        common[9] = (st.succ + 1.0) / (h + 2.0)
         col = 10
         for w in WINDOWS:
-            f[col] = _tail_mean(st.hist, w, 0.5)
+            common[col] = _tail_mean(st.hist, w, 0.5)
             col += 1
+        common[col] = float(h == 0)
+        common[col + 4] = st.resid_sum / (h + ABILITY_SHRINK)
+        for j, w in enumerate(ABILITY_WINDOWS):
+            common[col + 5 + j] = _tail_mean(st.resid, w, 0.0)
+        sk = np.empty(n, dtype=np.int64)
         if st.lags:
             _, py, psid = st.lags[-1]
-            same = psid == skill_id
             pc = 2.0 * py - 1.0
         else:
-            same, pc = False, 0.0
-        f[col] = float(h == 0)
-        f[col + 1] = float(same)
-        f[col + 2] = pc if same else 0.0
-        f[col + 3] = 0.0 if same else pc
-        f[col + 4] = st.resid_sum / (h + ABILITY_SHRINK)
-        col += 5
-        for w in ABILITY_WINDOWS:
-            f[col] = _tail_mean(st.resid, w, 0.0)
-            col += 1
-        params = self.bkt_.params_.get(skill_id, self.bkt_.default_skill_params)
-        f[col] = p_correct(st.mastery.get(skill_id, params.prior), params)
-        f[col + 1] = self.skill_rate_[s] if s < S else self.global_rate_
-        return f, s
+            psid, pc = None, 0.0
+        bkt_col = col + 5 + len(ABILITY_WINDOWS)
+        params_of, default = self.bkt_.params_, self.bkt_.default_skill_params
+        per_skill = []  # the skill's own columns, as Python floats: one numpy write per column, not per value
+        for i, skill_id in enumerate(skills):
+            s = sk[i] = self.skill_index_.get(skill_id, S)
+            rec = st.skills.get(skill_id)
+            if rec is None:
+                s_succ, s_n, last1, last3, gap = 0.0, 0, 0.5, 0.5, 0
+            else:
+                s_succ, s_n, dq, last_pos = rec
+                last1 = dq[-1]
+                last3 = _tail_mean(dq, SKILL_LAST, 0.5)
+                gap = h - last_pos - 1
+            same = psid is not None and psid == skill_id
+            params = params_of.get(skill_id, default)
+            per_skill.append((
+                math.log1p(s_succ), math.log1p(s_n - s_succ), (s_succ + 1.0) / (s_n + 2.0), float(s_n == 0), last1, last3, math.log1p(gap),
+                float(same), pc if same else 0.0, 0.0 if same else pc,
+                p_correct(st.mastery.get(skill_id, params.prior), params), self.skill_rate_[s] if s < S else self.global_rate_,
+            ))
+        own = np.array(per_skill, dtype=np.float64).reshape(n, 12)
+        f = np.empty((n, N_DENSE))
+        f[:] = common
+        f[:, 0:7] = own[:, 0:7]
+        f[:, col + 1 : col + 4] = own[:, 7:10]
+        f[:, bkt_col : bkt_col + 2] = own[:, 10:12]
+        return f, sk
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # a copy: the estimator keeps its own
+        state.pop("_blas", None)  # handles to loaded libraries: made again where the model is unpickled
+        return state
+
+    def _one_blas_thread(self) -> Any:
+        """One learner's products are small: BLAS threads cost far more than they save, and on a busy 2-core
+        machine they made a 48-skill call take 100 ms instead of 1 (measured at load average 20)."""
+        controller = self.__dict__.get("_blas")
+        if controller is None:
+            controller = self.__dict__["_blas"] = ThreadpoolController()
+        return controller.limit(limits=1, user_api="blas")
 
     def _obs_logits(self, st: LearnerHistory, skills: list[str]) -> np.ndarray:
+        with self._one_blas_thread():
+            return self._obs_logits_unlimited(st, skills)
+
+    def _obs_logits_unlimited(self, st: LearnerHistory, skills: list[str]) -> np.ndarray:
         K = self.n_previous_answers
-        dense = np.empty((len(skills), N_DENSE))
-        sk = np.empty(len(skills), dtype=np.int64)
+        dense, sk = self._features(st, skills)
         lag_skill = np.full((len(skills), K), -1, dtype=np.int64)
         lag_y = np.zeros((len(skills), K))
         recent = list(st.lags)[::-1][:K]
-        for i, sid in enumerate(skills):
-            dense[i], sk[i] = self._features_one(st, sid)
-            for lag, (ps, py, _) in enumerate(recent):
-                lag_skill[i, lag] = ps
-                lag_y[i, lag] = py
+        for lag, (ps, py, _) in enumerate(recent):
+            lag_skill[:, lag] = ps
+            lag_y[:, lag] = py
         dense[:, _LOGIT_FEATURES] = logit(dense[:, _LOGIT_FEATURES])
         return self._logit_obs(dense, sk, lag_skill, lag_y)
 
@@ -635,6 +684,27 @@ class NextAnswerModel(ClassifierMixin, BaseEstimator):
             learner.resid_sum += score - d
             learner.resid.append(score - d)
             learner.lags.append((s, score, sid))
+
+    def state_key(self) -> str:
+        """A fingerprint of what a stored `LearnerHistory` depends on (skills, difficulties, the embedded BKT, lags):
+        a history kept under another key was built by another model and is rebuilt from the learner's answers."""
+        check_is_fitted(self)
+        cached = getattr(self, "_state_key", None)
+        if cached is not None:
+            return cached
+        h = hashlib.sha256()
+        h.update(json.dumps([self.skills_, self.global_rate_, self.n_previous_answers, self.bkt_.default_skill_params.as_dict(),
+                             {k: v.as_dict() for k, v in sorted(self.bkt_.params_.items())}]).encode())
+        h.update(np.ascontiguousarray(self.skill_rate_, dtype=np.float64).tobytes())
+        self._state_key: str = h.hexdigest()[:32]
+        return self._state_key
+
+    def history_of(self, answers: Iterable[tuple[Iterable[str], float]], start: LearnerHistory | None = None) -> LearnerHistory:
+        """A learner's history after these graded answers (skills, score), in time order, from `start` or from nothing."""
+        learner = start if start is not None else self.new_learner()
+        for skills, score in answers:
+            self.record_answer(learner, list(skills), float(score))
+        return learner
 
     def p_mastered_for(self, learner: LearnerHistory, skill_id: str) -> float:
         """P(mastered) by the embedded BKT, which the model keeps up to date as a feature."""
@@ -732,3 +802,13 @@ class NextAnswerModel(ClassifierMixin, BaseEstimator):
         )
         est.bkt_ = BKT.from_mastery_model(embedded, n_restarts=est.bkt_restarts)
         return est
+
+
+def load_artefact(directory: str | Path) -> MasteryModel:
+    """The service's model from an artefact directory: BKT mastery (what learners see), plus, when the artefact
+    ships one in ``next-answer/``, the next-answer model that the recommender's predicted success comes from."""
+    model = load_mastery_model(Path(directory))
+    sub = Path(directory) / SERVICE_SUBDIR
+    if not sub.is_dir():
+        return model
+    return replace(model, next_answer=NextAnswerModel.load(sub))
