@@ -1,15 +1,15 @@
 """each learner's next-answer history, kept beside mastery
 
-Revision ID: 0007
-Revises: 0004
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07 14:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0004'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
