@@ -39,7 +39,10 @@ _FILLER = frozenset(
 
 
 def content_words(text: str) -> frozenset[str]:
-    return frozenset(w for w in words(fold(text).lower()) if w not in _FILLER)
+    """Folded words that carry the topic, and every pair of neighbouring words (so that the same
+    words in another order, or a different question about the same thing, score lower)."""
+    ws = words(fold(text).lower())
+    return frozenset([w for w in ws if w not in _FILLER] + [f"{a}_{b}" for a, b in zip(ws, ws[1:])])
 
 
 @dataclass(frozen=True)
