@@ -62,6 +62,8 @@ from tutor.answering.compose import (
     DEFAULT_SPAN_WEIGHTS,
     FEATURES,
     MAX_ANSWER_WORDS,
+    MAX_LIST_WORDS,
+    STEP_KINDS,
     Span,
     Unit,
     asks_for,
@@ -233,6 +235,11 @@ class Composer:
             texts += [p.heading for p in self.index.passages if p.lesson_id == lesson_id and p.lang == lang]
             got = self._lesson_tokens[key] = frozenset(_tokens("\n".join(texts), lang))
         return got
+
+    def units_of(self, lesson_id: str, section: int, lang: str) -> list[Unit]:
+        """The sentences and list items of a section (remembered until the index changes)."""
+        self.spans_of(lesson_id, section, lang)
+        return self._units[(lesson_id, section, lang)]
 
     def spans_of(self, lesson_id: str, section: int, lang: str) -> list[tuple[Span, frozenset[str]]]:
         self._fresh()
@@ -441,7 +448,7 @@ class HelpDesk:
         """Fill in the best span (within ``max_words``, a whole list of steps excepted), or abstain
         when even the best span holds too little of the question: a near miss."""
         index = self.index
-        fits = [c for c in composed if c.shape == "list" or c.n_words <= max_words]
+        fits = [c for c in composed if c.n_words <= (MAX_LIST_WORDS if c.shape == "list" and result.question_kind in STEP_KINDS else max_words)]
         if not fits:
             return
         best = fits[0]
@@ -490,10 +497,10 @@ class HelpDesk:
         q = _tokens(question, lang)
         best: tuple[float, ChannelQuote] | None = None
         for rank, lid in enumerate(lesson_ids):
-            for (section, body_lang), body in index.bodies.get(lid, {}).items():
+            for section, body_lang in index.bodies.get(lid, {}):
                 if body_lang != preferred or section == OBJECTIVES_SECTION:
                     continue
-                for unit in section_units(body):
+                for unit in self.composer.units_of(lid, section, body_lang):
                     if not CHANNEL.search(unit.text) or len(unit.text.split()) > MAX_ANSWER_WORDS:
                         continue
                     overlap = len(q & _tokens(unit.text, body_lang)) - rank

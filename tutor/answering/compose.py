@@ -33,7 +33,8 @@ from tutor.answering.normalise import fold, words
 from tutor.answering.passages import is_list_item, is_numbered_item, open_quote, sentences
 
 MAX_ANSWER_WORDS = 80  # "about 80 words"
-MAX_LIST_WORDS = 130  # a list of steps is never cut; a longer one is not offered as one span
+MAX_LIST_WORDS = 130  # a list of steps is never cut: up to this many words it may answer a "how" or "what should I do"
+STEP_KINDS = ("how", "todo")  # the kinds of question a list longer than MAX_ANSWER_WORDS may answer
 
 KINDS = ("how", "what", "why", "where", "whether", "todo", "fact")
 

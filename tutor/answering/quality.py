@@ -27,7 +27,7 @@ import numpy as np
 
 from tutor.answering.answer import ANSWERABLE_FEATURES, Composed, HelpDesk
 from tutor.answering.calibration import Calibration, save_calibration
-from tutor.answering.compose import DEFAULT_SPAN_WEIGHTS, FEATURES, MAX_ANSWER_WORDS, is_cut, is_example, plain, span_score
+from tutor.answering.compose import DEFAULT_SPAN_WEIGHTS, FEATURES, MAX_ANSWER_WORDS, MAX_LIST_WORDS, STEP_KINDS, is_cut, is_example, plain, span_score
 from tutor.answering.evaluation import FORMS, percentile_ms
 from tutor.answering.lexical import analyse
 from tutor.content.library import load_library
@@ -95,7 +95,8 @@ def ask_all(desk: HelpDesk, questions: Sequence) -> list[Asked]:
 
 
 def _fits(r: Asked, max_words: int = MAX_ANSWER_WORDS) -> list[Composed]:
-    return [c for c in r.candidates if c.shape == "list" or len(c.text.split()) <= max_words]
+    """The spans short enough to answer (``HelpDesk._answer``'s rule)."""
+    return [c for c in r.candidates if c.n_words <= (MAX_LIST_WORDS if c.shape == "list" and r.kind in STEP_KINDS else max_words)]
 
 
 def _best_span(r: Asked, weights: dict[str, float], max_words: int = MAX_ANSWER_WORDS) -> Composed | None:
