@@ -12,11 +12,18 @@
    BM25, each encoder alone, and fused; the fusion weight is chosen per language by 2-fold
    cross-validation over articles (chosen on one half, measured on the other).
 3. Latency of `HelpDesk.ask` (the whole query path: detection, BM25, e5 query embedding, faiss,
-   fusion, answer extraction) against the shipped library and against 100,000 generated passages.
+   fusion, answer composition) against the shipped library and against 100,000 generated passages.
    Embedding 100,000 passages with e5-small on 2 cores takes hours, so only a sample is embedded
    for real (its throughput is measured and the full time extrapolated); the other passages get
    the vector of a randomly chosen real one plus Gaussian noise (cosine about 0.9 to it), which
    costs the same to search. Questions are embedded for real.
+
+`--answers` instead measures the answers (bench/results/answers.md and .json; a few minutes):
+key-point coverage, cut answers, length, answered share and abstention on the unanswerable and
+near-miss questions, per slice, with the shipped span weights and near-miss model, 5-fold
+cross-validated refits, and hand-set weights without the near-miss test; then the latency of
+`HelpDesk.ask` on the shipped library in three interleaved rounds (search alone, whole ask), with
+the load average.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from tutor.answering.evaluation import (  # noqa: E402
 from tutor.answering.index import IndexSettings, LessonIndex  # noqa: E402
 from tutor.answering.library import Page, PageSection, load_squad  # noqa: E402
 from tutor.answering.passages import sentences, split_lesson  # noqa: E402
+from tutor.answering.quality import answer_quality  # noqa: E402
 from tutor.content.library import load_library  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -626,6 +634,56 @@ def write_report(res: dict) -> str:
     return "\n".join(L) + "\n"
 
 
+def bench_answers(args) -> dict:
+    """Answer quality per slice (shipped, cross-validated, baseline) and interleaved latency rounds."""
+    library = load_library(ROOT / "content")
+    desk = HelpDesk.build(library.lessons.values(), DEFAULT_ENCODER, cache_dir=args.index_cache)
+    qs = library.eval_questions
+    res: dict = {"meta": {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "load_avg_start": load_avg(),
+                          "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared with other work), Python {platform.python_version()}",
+                          "questions": len(qs), "passages": len(desk.index.passages)}}
+    log("answer quality ...")
+    res["quality"] = answer_quality(desk, qs, desk.index.calibration)
+    rounds = []
+    for _ in range(3):  # interleaved: search alone, then the whole ask, question by question
+        search, whole, compose = [], [], []
+        for q in qs:
+            t0 = time.perf_counter()
+            desk.index.search(q.question, k=50)
+            search.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            a = desk.ask(q.question)
+            whole.append((time.perf_counter() - t0) * 1000)
+            compose.append(a.timings_ms["total_ms"] - a.timings_ms.get("search_ms", 0.0))
+        rounds.append({"search_p50_ms": percentile_ms(search, 50), "search_p95_ms": percentile_ms(search, 95), "ask_p50_ms": percentile_ms(whole, 50),
+                       "ask_p95_ms": percentile_ms(whole, 95), "beyond_search_p50_ms": percentile_ms(compose, 50),
+                       "beyond_search_p95_ms": percentile_ms(compose, 95), "load_avg": load_avg()})
+        log(f"latency round: {rounds[-1]}")
+    res["latency_rounds"] = rounds
+    res["latency_median"] = {k: float(np.median([r[k] for r in rounds])) for k in rounds[0] if k != "load_avg"}
+    res["meta"]["load_avg_end"] = load_avg()
+    return res
+
+
+def answers_report(res: dict) -> str:
+    q = res["quality"]
+    lines = [f"# Answer quality ({res['meta']['date']})", "", f"{res['meta']['machine']}; load average {res['meta']['load_avg_start']} at start, "
+             f"{res['meta']['load_avg_end']} at end. {res['meta']['questions']} questions, {res['meta']['passages']} passages.", ""]
+    keys = ("key_point_coverage", "complete_rate", "cut_answers", "words_mean", "words_p95", "answerable_answered", "abstention_precision",
+            "abstention_recall", "near_miss_recall")
+    for name in ("shipped", "cross_validated", "default_weights_no_near_miss_test"):
+        lines += [f"## {name}", "", "| slice | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        for sl in (*FORMS, "all"):
+            lines.append(f"| {sl} | " + " | ".join(fmt(q[name][sl][k]) for k in keys) + " |")
+        lines.append("")
+    lines += ["## Latency (HelpDesk.ask, one question at a time, interleaved with search alone)", "",
+              "| round | search p50 / p95 ms | ask p50 / p95 ms | beyond search p50 / p95 ms | load average |", "|---|---|---|---|---|"]
+    for i, r in enumerate(res["latency_rounds"], 1):
+        lines.append(f"| {i} | {r['search_p50_ms']} / {r['search_p95_ms']} | {r['ask_p50_ms']} / {r['ask_p95_ms']} | "
+                     f"{r['beyond_search_p50_ms']} / {r['beyond_search_p95_ms']} | {r['load_avg']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encoders", default=",".join(ENCODERS))
@@ -639,7 +697,15 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "retrieval"))
     ap.add_argument("--index-cache", type=Path, default=ROOT / "var" / "index-cache", help="cache of passage vectors (default: var/index-cache)")
     ap.add_argument("--report-only", action="store_true", help="rewrite the .md from the existing .json")
+    ap.add_argument("--answers", action="store_true", help="only the answers: bench/results/answers.md and .json")
     args = ap.parse_args()
+    if args.answers:
+        res = bench_answers(args)
+        out = RESULTS / "answers"
+        out.with_suffix(".json").write_text(json.dumps(res, indent=1, ensure_ascii=False, default=float) + "\n", encoding="utf-8")
+        out.with_suffix(".md").write_text(answers_report(res), encoding="utf-8")
+        log(f"wrote {out.with_suffix('.md')} and .json")
+        return
     if args.report_only:
         out = Path(args.out)
         out.with_suffix(".md").write_text(write_report(json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))), encoding="utf-8")

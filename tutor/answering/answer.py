@@ -48,6 +48,7 @@ passages, far too little to lift an unrelated lesson over a clear match.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -57,16 +58,49 @@ from typing import Any
 import numpy as np
 
 from tutor.answering.calibration import evidence
+from tutor.answering.compose import (
+    DEFAULT_SPAN_WEIGHTS,
+    FEATURES,
+    MAX_ANSWER_WORDS,
+    MAX_LIST_WORDS,
+    STEP_KINDS,
+    Span,
+    Unit,
+    asks_for,
+    is_example,
+    plain,
+    question_kind,
+    section_units,
+    span_features,
+    span_score,
+    spans,
+    with_relative,
+)
 from tutor.answering.encoders import DEFAULT_ENCODER, encoder_or_none
+from tutor.answering.hints import HINT, QuizBook, QuizMatch, items_of
 from tutor.answering.index import IndexSettings, LessonIndex, Ranking
 from tutor.answering.lexical import analyse
-from tutor.answering.passages import OBJECTIVES_SECTION, Document, Passage, sentences
+from tutor.answering.passages import OBJECTIVES_SECTION, Document
 
 CURRENT_LESSON_BONUS = 0.02
 WEAK_SKILL_BONUS = 0.01
-LANG_MARGIN = 0.10
-MAX_ANSWER_WORDS = 90
-SHORT_SENTENCE_WORDS = 12
+SECTION_MARGIN = 0.15  # sections whose best passage is this close to the top one may hold the answer ...
+TOP_LESSONS = 2  # ... and every section of the best lessons
+MAX_SECTIONS = 10
+SECTION_LINK = "/learn/lessons/{lesson_id}#section-{section}"  # the learner pages' address of a section
+LESSON_LINK = "/learn/lessons/{lesson_id}"
+
+# A sentence that names where to ask: a hotline or emergency number, an official site, the police.
+CHANNEL = re.compile(
+    r"tổng đài|hotline|đường dây|\bgọi (số )?\d{3}|\bcall \d{3}|\.gov\.vn|công an (xã|phường)|commune (or ward )?police|ward police|"
+    r"hỏi trực tiếp|ask .* directly|nhà mạng|provider's hotline|bộ phận hỗ trợ|support team|help ?desk",
+    re.IGNORECASE,
+)
+
+
+def section_link(lesson_id: str, section: int) -> str:
+    """Where the learner reads the whole section (the lesson's page for its objectives)."""
+    return SECTION_LINK.format(lesson_id=lesson_id, section=section) if section >= 0 else LESSON_LINK.format(lesson_id=lesson_id)
 
 
 @dataclass
@@ -78,6 +112,7 @@ class PassageHit:
     lang: str  # language the passage is written in: "vi" or "en"
     text: str
     score: float  # fused score, 0..1, with the tie-break bonuses
+    link: str = ""  # the whole section on the learner pages
 
 
 @dataclass
@@ -90,22 +125,42 @@ class LessonSuggestion:
 
 
 @dataclass
+class ChannelQuote:
+    """A sentence of a lesson naming where to ask (quoted, like an answer)."""
+
+    text: str
+    lesson_id: str
+    section: int
+    lang: str
+    link: str
+
+
+@dataclass
 class Answer:
     question: str
     answered: bool
-    answer: str | None  # extracted sentence(s); None when answered is False
+    answer: str | None  # extracted span; None when not answered or when the reply is a hint
     answer_lang: str | None  # language of the answer text, may differ from the question's
-    source: PassageHit | None  # the passage the answer is quoted from
+    source: PassageHit | None  # the passage the answer is quoted from (or the section a hint points to)
     passages: list[PassageHit]  # best passages, best first
     lessons: list[LessonSuggestion]  # lessons to study, best first
     question_lang: str  # "vi" or "en" (detected unless given)
     question_form: str  # "vi", "vi_nodiac" or "en"
     evidence: float
     threshold: float
+    question_kind: str = "fact"  # compose.KINDS
+    mode: str = "not_in_lessons"  # answer | hint | not_in_lessons
+    hint: str | None = None  # for a quiz question: where to look and why, never the key
+    quiz_item: str | None = None  # the quiz item the question matched
+    official_channel: ChannelQuote | None = None  # when not answered: where the closest lesson says to ask
+    support: float = 0.0  # share of the question's rare-word weight the chosen span holds
     timings_ms: dict[str, float] = field(default_factory=dict)
+    candidates: list[Composed] = field(default_factory=list, repr=False)  # every span weighed (``ask(keep_candidates=True)``)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("candidates")
+        return data
 
 
 def evidence_of(ranking: Ranking) -> float:
@@ -115,57 +170,138 @@ def evidence_of(ranking: Ranking) -> float:
     return evidence(ranking.w_dense, ranking.top_dense, ranking.coverage)
 
 
-def _sentence_score(sentence: str, lang: str, q_tokens: set[str], index: LessonIndex) -> float:
-    toks = set(analyse(sentence, lang).folded)
-    return sum(index.lexical.idf(t, "folded") for t in q_tokens & toks)
+def _tokens(text: str, lang: str) -> set[str]:
+    """Tokens for matching a question to a span: folded syllables and pairs (Vietnamese), stems (other)."""
+    t = analyse(text, lang)
+    return set(t.folded if lang == "vi" else t.exact)
 
 
-def _is_list_item(s: str) -> bool:
-    return bool(s[:1] in "-*+•" or (s[:1].isdigit() and s[1:3].lstrip("0123456789")[:1] in (".", ")")))
+@dataclass
+class Composed:
+    """The span chosen to answer, with what the evaluation and the abstention need to know of it."""
+
+    text: str
+    lesson_id: str
+    section: int
+    lang: str
+    shape: str
+    support: float  # share of the question's rare-word weight found in the span, its heading and title
+    score: float
+    features: list[float] = field(default_factory=list)
+    n_words: int = 0
+    missing: float = 0.0  # idf of the rarest question word found nowhere in the span's lesson (0: none missing)
+    lacks_type: bool = False  # the question asks a fee, a phone number, a time, an age or a recovery the span does not give
+
+    def near_miss_features(self, margin: float) -> dict[str, float]:
+        """What the near-miss test weighs (``ANSWERABLE_FEATURES``); ``margin``: evidence over its threshold."""
+        return {"support": self.support, "missing": self.missing, "margin": margin, "lexical": self.features[0], "lacks_type": float(self.lacks_type)}
 
 
-def extract_answer(passage: Passage, question: str, question_lang: str, index: LessonIndex) -> str:
-    """The sentence(s) of ``passage`` that answer the question best (see the module docstring)."""
-    units = sentences(passage.text)
-    if not units:
-        return passage.text
-    q_tokens = set(analyse(question, question_lang).folded)
-    scores = [_sentence_score(u, passage.lang, q_tokens, index) for u in units]
-    best = int(np.argmax(scores)) if max(scores) > 0 else 0
-    chosen = [best]
-    # A sentence introducing a list ("Cách làm:") brings its list; a list item brings its intro.
-    if units[best].rstrip().endswith(":"):
-        j = best + 1
-        while j < len(units) and _is_list_item(units[j]) and len(chosen) < 7:
-            chosen.append(j)
-            j += 1
-    elif _is_list_item(units[best]) and best > 0:
-        start = best
-        while start > 0 and _is_list_item(units[start - 1]):
-            start -= 1
-        if start > 0 and units[start - 1].rstrip().endswith(":") and best - start < 6:
-            chosen = list(range(start - 1, best + 1))
-    if max(scores) <= 0 or sum(len(units[i].split()) for i in chosen) < SHORT_SENTENCE_WORDS:
-        if chosen[-1] + 1 < len(units):
-            chosen.append(chosen[-1] + 1)
-    out: list[str] = []
-    n = 0
-    for i in chosen:
-        w = len(units[i].split())
-        if out and n + w > MAX_ANSWER_WORDS:
-            break
-        out.append(units[i])
-        n += w
-    return "\n".join(out)
+ANSWERABLE_FEATURES = ("support", "missing", "margin", "lexical", "lacks_type")
 
 
+@dataclass
+class Candidate:
+    """A section of one of the top passages, as a place to take an answer from."""
+
+    passage: int  # index of its best passage in index.passages
+    score: float  # that passage's fused score (with the bonuses)
+    cosine: float
+
+
+class Composer:
+    """Chooses the span that answers (compose module docstring) from the sections of the top passages."""
+
+    def __init__(self, index: LessonIndex):
+        self.index = index
+        self._units: dict[tuple[str, int, str], list[Unit]] = {}
+        self._spans: dict[tuple[str, int, str], list[tuple[Span, frozenset[str]]]] = {}
+        self._context: dict[tuple[str, int, str], frozenset[str]] = {}
+        self._lesson_tokens: dict[tuple[str, str], frozenset[str]] = {}
+        self._stamp = ""
+
+    def _fresh(self) -> None:
+        if self._stamp != self.index.content_hash:
+            self._units, self._spans, self._context, self._lesson_tokens, self._stamp = {}, {}, {}, {}, self.index.content_hash
+
+    def lesson_tokens(self, lesson_id: str, lang: str) -> frozenset[str]:
+        """Every token of a lesson in one language (title, headings, bodies)."""
+        self._fresh()
+        key = (lesson_id, lang)
+        got = self._lesson_tokens.get(key)
+        if got is None:
+            titles = self.index.lessons.get(lesson_id, {}).get("titles", {})
+            texts = [titles.get(lang, "")] + [b for (_, b_lang), b in self.index.bodies.get(lesson_id, {}).items() if b_lang == lang]
+            texts += [p.heading for p in self.index.passages if p.lesson_id == lesson_id and p.lang == lang]
+            got = self._lesson_tokens[key] = frozenset(_tokens("\n".join(texts), lang))
+        return got
+
+    def units_of(self, lesson_id: str, section: int, lang: str) -> list[Unit]:
+        """The sentences and list items of a section (remembered until the index changes)."""
+        self.spans_of(lesson_id, section, lang)
+        return self._units[(lesson_id, section, lang)]
+
+    def spans_of(self, lesson_id: str, section: int, lang: str) -> list[tuple[Span, frozenset[str]]]:
+        self._fresh()
+        key = (lesson_id, section, lang)
+        got = self._spans.get(key)
+        if got is None:
+            body = self.index.bodies.get(lesson_id, {}).get((section, lang), "")
+            units = section_units(body)
+            got = [(sp, frozenset(_tokens(sp.text, lang))) for sp in spans(units)]
+            self._units[key], self._spans[key] = units, got
+        return got
+
+    def question_weights(self, question: str, lang: str) -> dict[str, float]:
+        field_name = "folded" if lang == "vi" else "exact"
+        return {t: self.index.lexical.idf(t, field_name) for t in _tokens(question, lang) if t not in QUESTION_WORDS}
+
+    def compose(self, question: str, lang: str, kind: str, candidates: Sequence[Candidate], weights: dict[str, float]) -> list[Composed]:
+        """Every span of the candidates' sections, best first."""
+        index = self.index
+        q_weights = self.question_weights(question, lang)
+        answer_type = asks_for(question)
+        total = sum(q_weights.values()) or 1.0
+        top_score = candidates[0].score if candidates else 0.0
+        top_cos = candidates[0].cosine if candidates else 0.0
+        out: list[Composed] = []
+        missing: dict[str, float] = {}
+        for c in candidates:
+            p = index.passages[c.passage]
+            context = self._context.get((p.lesson_id, p.section, p.lang))
+            if context is None:
+                context = self._context[(p.lesson_id, p.section, p.lang)] = frozenset(_tokens(f"{p.title}. {p.heading}", p.lang))
+            if p.lesson_id not in missing:
+                have = self.lesson_tokens(p.lesson_id, p.lang)
+                missing[p.lesson_id] = max((w for t, w in q_weights.items() if "_" not in t and t not in have), default=0.0)
+            for sp, toks in self.spans_of(p.lesson_id, p.section, p.lang):
+                f = span_features(sp, kind, q_weights, context, toks, c.score - top_score, c.cosine - top_cos, answer_type)
+                held = sum(w for t, w in q_weights.items() if t in toks or t in context) / total
+                lacks = answer_type is not None and not f[FEATURES.index("gives_type")]
+                out.append(Composed(sp.text, p.lesson_id, p.section, p.lang, sp.shape, round(held, 4), 0.0, f, sp.n_words, round(missing[p.lesson_id], 4), lacks))
+        with_relative(out)
+        for span in out:
+            span.score = span_score(span.features, weights)
+        out.sort(key=lambda span: -span.score)
+        return out
+
+
+# Question words and fillers (folded Vietnamese, English stems): they say what kind of answer is
+# wanted, not what it is about, so they are not counted when matching a question to a span.
+QUESTION_WORDS = frozenset(
+    "lam sao the nao cach nao gi la_gi khong co duoc nen phai can toi minh ban em anh chi thi ma vay a nhi nhe oi hay "
+    "lam_sao the_nao co_the duoc_khong khong_a what how why where when which who whether should can do does is are "
+    "i my me you your we it that this".split()
+)
 class HelpDesk:
     """Answers learners' questions from a :class:`LessonIndex` (thread-safe)."""
 
-    def __init__(self, index: LessonIndex, k_passages: int = 5, k_lessons: int = 3):
+    def __init__(self, index: LessonIndex, k_passages: int = 5, k_lessons: int = 3, quiz: QuizBook | None = None):
         self.index = index
         self.k_passages = k_passages
         self.k_lessons = k_lessons
+        self.quiz = quiz or QuizBook()
+        self.composer = Composer(index)
 
     @classmethod
     def build(
@@ -178,16 +314,24 @@ class HelpDesk:
         settings: IndexSettings = IndexSettings(),
     ) -> HelpDesk:
         """A help desk over ``lessons``, the index built (or loaded from ``cache_dir``) with the
-        encoder named ``encoder`` (``bm25``: words only); each process builds its own."""
+        encoder named ``encoder`` (``bm25``: words only); each process builds its own. The lessons'
+        quiz items are kept so that a quiz question gets a hint, not its key."""
+        lessons = list(lessons)
         enc = encoder_or_none(encoder, encoder_threads)
-        return cls(LessonIndex.build(lessons, enc, settings=settings, cache_dir=cache_dir, progress=progress))
+        quiz = QuizBook()
+        for lesson in lessons:
+            quiz.add(lesson.id, items_of(lesson))
+        return cls(LessonIndex.build(lessons, enc, settings=settings, cache_dir=cache_dir, progress=progress), quiz=quiz)
 
     def add_or_replace_lesson(self, lesson: Document) -> dict[str, Any]:
         """Index a new or edited lesson; questions asked after this returns can be answered from it."""
+        self.quiz.add(lesson.id, items_of(lesson))
         return self.index.add_or_replace_lesson(lesson)
 
     def add_or_replace_lessons(self, lessons: Sequence[Document]) -> dict[str, Any]:
         """Index many new or edited lessons with one rebuild (an imported course)."""
+        for lesson in lessons:
+            self.quiz.add(lesson.id, items_of(lesson))
         return self.index.add_or_replace_lessons(lessons)
 
     def ask(
@@ -196,18 +340,25 @@ class HelpDesk:
         lang: str | None = None,
         current_lesson: str | None = None,
         weak_skills: Iterable[str] = (),
+        placement: bool = False,
+        max_words: int = MAX_ANSWER_WORDS,
+        keep_candidates: bool = False,
     ) -> Answer:
         """Answer ``question``.
 
         ``lang``: the learner's language ("vi" or "en"), preferred for the answer and used when
         the question's own language is unclear; None = from the question alone.
-        ``current_lesson``: id of the lesson the learner is on; ``weak_skills``: skill ids the
-        learner has not mastered. Both only break near-ties.
+        ``current_lesson``: id of the lesson the learner is on (breaks near-ties, and a question
+        that is one of its quiz items gets a hint); ``placement``: the learner is taking the placement
+        quiz (a question that is any item gets a hint); ``weak_skills``: skill ids the learner has not
+        mastered (break near-ties). ``max_words``: the longest answer but for a whole list of steps.
+        ``keep_candidates``: keep every span weighed in ``Answer.candidates`` (for the evaluation).
         """
         t0 = time.perf_counter()
         index = self.index
         ranking = index.search(question, k=max(50, self.k_passages * 4), hint=lang)
         form = ranking.form
+        kind = question_kind(question)
         weak = set(weak_skills)
         scores = ranking.fused.astype(np.float64).copy()
         for j, pi in enumerate(ranking.passages):
@@ -217,12 +368,13 @@ class HelpDesk:
             if weak and weak.intersection(p.skills):
                 scores[j] += WEAK_SKILL_BONUS
         order = np.lexsort((np.arange(len(scores)), -scores))
-        ranked = [(ranking.passages[j], float(scores[j]), j) for j in order]
+        cosines = ranking.dense if ranking.dense is not None else np.zeros(len(scores))
+        ranked = [(ranking.passages[j], float(scores[j]), float(cosines[j])) for j in order]
         preferred = lang if lang in ("vi", "en") else form.lang
 
         def hit(pi: int, score: float) -> PassageHit:
             p = index.passages[pi]
-            return PassageHit(p.lesson_id, p.title, p.section, p.heading, p.lang, p.text, round(score, 4))
+            return PassageHit(p.lesson_id, p.title, p.section, p.heading, p.lang, p.text, round(score, 4), section_link(p.lesson_id, p.section))
 
         def suggestion(lid: str, score: float) -> LessonSuggestion:
             info = index.lessons[lid]
@@ -243,47 +395,115 @@ class HelpDesk:
 
         evidence = evidence_of(ranking)
         threshold = index.calibration.abstain_below(form.key)
-        answered = bool(ranked) and evidence >= threshold
-        answer = source = answer_lang = None
-        if not answered and ranking.query_vector is not None:
+        weights = index.calibration.span_weights or DEFAULT_SPAN_WEIGHTS
+        result = Answer(
+            question=question, answered=False, answer=None, answer_lang=None, source=None, passages=passages, lessons=lessons,
+            question_lang=form.lang, question_form=form.key, evidence=round(evidence, 4), threshold=round(threshold, 4), question_kind=kind,
+        )
+        quiz = self.quiz.match(question, current_lesson, placement)
+        if quiz is not None and quiz.lesson_id in index.lessons:
+            self._hint(result, quiz, preferred, hit)
+        elif ranked and evidence >= threshold:
+            top_score = ranked[0][1]
+            same = [c for c in ranked if index.passages[c[0]].lang == preferred] or ranked
+            best_lessons: list[str] = []
+            for pi, _, _ in same:
+                lid = index.passages[pi].lesson_id
+                if lid not in best_lessons:
+                    best_lessons.append(lid)
+            pool = [c for c in same if c[1] >= top_score - SECTION_MARGIN or index.passages[c[0]].lesson_id in best_lessons[:TOP_LESSONS]]
+            sections: dict[tuple[str, int], Candidate] = {}
+            for pi, s, cos in pool:  # best first: each section keeps its best passage
+                p = index.passages[pi]
+                if len(sections) < MAX_SECTIONS:
+                    sections.setdefault((p.lesson_id, p.section), Candidate(pi, s, cos))
+            # the objectives say what a lesson teaches, not how: a section answers when one is there
+            candidates = [c for c in sections.values() if index.passages[c.passage].section != OBJECTIVES_SECTION] or list(sections.values())
+            composed = self.composer.compose(question, index.passages[candidates[0].passage].lang, kind, candidates, weights)
+            if keep_candidates:
+                result.candidates = composed
+            self._answer(result, composed, candidates, max_words, hit)
+        elif ranking.query_vector is not None:
             # Fallback: a passage in another language (a lesson missing the learner's language).
             other = index.search(question, k=20, method="dense", query_vector=ranking.query_vector, lang=form.lang)
             for pi, cos in zip(other.passages, other.dense if other.dense is not None else []):
                 if index.passages[pi].lang != form.lang:
                     if float(cos) >= index.calibration.other_language_above(form.key):
-                        answered = True
-                        source = hit(pi, float(cos))
-                        answer = extract_answer(index.passages[pi], question, form.lang, index)
-                        answer_lang = index.passages[pi].lang
-                        lid = index.passages[pi].lesson_id
-                        if all(sug.lesson_id != lid for sug in lessons):
-                            lessons = [suggestion(lid, float(cos))] + lessons[: self.k_lessons - 1]
+                        p = index.passages[pi]
+                        composed = self.composer.compose(question, p.lang, kind, [Candidate(pi, float(cos), float(cos))], weights)
+                        self._answer(result, composed, [Candidate(pi, float(cos), float(cos))], max_words, hit, check_support=False)
+                        if result.answered and all(sug.lesson_id != p.lesson_id for sug in lessons):
+                            result.lessons = [suggestion(p.lesson_id, float(cos))] + lessons[: self.k_lessons - 1]
                     break
-        if answered and source is None:
-            top_pi, top_score, _ = ranked[0]
-            top_lesson = index.passages[top_pi].lesson_id
-            same = [(pi, s) for pi, s, _ in ranked if index.passages[pi].lang == preferred and s >= top_score - LANG_MARGIN]
-            same_lesson = [(pi, s) for pi, s in same if index.passages[pi].lesson_id == top_lesson]
-            pool = same_lesson or same or [(top_pi, top_score)]
-            # prefer a section passage over the objectives list when they are close
-            body = [(pi, s) for pi, s in pool if index.passages[pi].section != OBJECTIVES_SECTION and s >= pool[0][1] - LANG_MARGIN]
-            pi, s = (body or pool)[0]
-            source = hit(pi, s)
-            answer = extract_answer(index.passages[pi], question, form.lang, index)
-            answer_lang = index.passages[pi].lang
+        if not result.answered and result.mode != "hint":
+            result.mode = "not_in_lessons"
+            result.official_channel = self._channel(question, form.lang, preferred, [sug.lesson_id for sug in result.lessons[:2]])
         timings = dict(ranking.timings_ms)
+        timings["search_ms"] = timings.pop("total_ms", 0.0)
         timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 2)
-        return Answer(
-            question=question,
-            answered=answered,
-            answer=answer,
-            answer_lang=answer_lang,
-            source=source,
-            passages=passages,
-            lessons=lessons,
-            question_lang=form.lang,
-            question_form=form.key,
-            evidence=round(evidence, 4),
-            threshold=round(threshold, 4),
-            timings_ms={k: round(v, 2) for k, v in timings.items()},
-        )
+        result.timings_ms = {k: round(v, 2) for k, v in timings.items()}
+        return result
+
+    def _answer(self, result: Answer, composed: list[Composed], candidates: list[Candidate], max_words: int, hit, check_support: bool = True) -> None:
+        """Fill in the best span (within ``max_words``, a whole list of steps excepted), or abstain
+        when even the best span holds too little of the question: a near miss."""
+        index = self.index
+        fits = [c for c in composed if c.n_words <= (MAX_LIST_WORDS if c.shape == "list" and result.question_kind in STEP_KINDS else max_words)]
+        if not fits:
+            return
+        best = fits[0]
+        if result.question_kind == "what" and best.shape == "sentence":
+            # a definition brings its example ("Ví dụ: ...") when one follows it
+            best = next((c for c in fits if c.shape == "sentences" and c.lesson_id == best.lesson_id and c.section == best.section
+                         and c.text.startswith(best.text + "\n") and c.text.count("\n") == 1
+                         and is_example(plain(c.text[len(best.text) + 1:]))), best)
+        result.support = best.support
+        if check_support and not index.calibration.answers_near_miss(best.near_miss_features(result.evidence - result.threshold)):
+            return
+        where = next(c for c in candidates if index.passages[c.passage].lesson_id == best.lesson_id and index.passages[c.passage].section == best.section)
+        result.answered = True
+        result.mode = "answer"
+        result.answer = best.text
+        result.answer_lang = best.lang
+        result.source = hit(where.passage, where.score)
+
+    def _hint(self, result: Answer, quiz: QuizMatch, lang: str, hit) -> None:
+        """Point to the section that teaches the item (found with its question and key), never the key."""
+        index = self.index
+        lesson_lang = lang if lang in index.lessons[quiz.lesson_id]["languages"] else index.lessons[quiz.lesson_id]["languages"][0]
+        probe = " ".join(filter(None, (result.question, quiz.key.get(lesson_lang, ""))))
+        ranking = index.search(probe, k=None, lang=lesson_lang)
+        own = [(pi, float(s)) for pi, s in zip(ranking.passages, ranking.fused)
+               if index.passages[pi].lesson_id == quiz.lesson_id and index.passages[pi].lang == lesson_lang]
+        body = [c for c in own if index.passages[c[0]].section != OBJECTIVES_SECTION] or own
+        if not body:
+            return
+        pi, score = body[0]
+        p = index.passages[pi]
+        result.answered = True
+        result.mode = "hint"
+        result.quiz_item = quiz.item_id
+        result.hint = HINT[lesson_lang].format(title=p.title, heading=p.heading or p.title)
+        result.answer_lang = lesson_lang
+        result.source = hit(pi, score)
+        # the passages may state the key: a hint only says where to look
+        result.source.text = ""
+        for shown in result.passages:
+            shown.text = ""
+
+    def _channel(self, question: str, lang: str, preferred: str, lesson_ids: list[str]) -> ChannelQuote | None:
+        """Where the closest lessons say to ask (a hotline, an official site, the commune police), quoted."""
+        index = self.index
+        q = _tokens(question, lang)
+        best: tuple[float, ChannelQuote] | None = None
+        for rank, lid in enumerate(lesson_ids):
+            for section, body_lang in index.bodies.get(lid, {}):
+                if body_lang != preferred or section == OBJECTIVES_SECTION:
+                    continue
+                for unit in self.composer.units_of(lid, section, body_lang):
+                    if not CHANNEL.search(unit.text) or len(unit.text.split()) > MAX_ANSWER_WORDS:
+                        continue
+                    overlap = len(q & _tokens(unit.text, body_lang)) - rank
+                    if best is None or overlap > best[0]:
+                        best = (overlap, ChannelQuote(unit.text, lid, section, body_lang, section_link(lid, section)))
+        return best[1] if best else None

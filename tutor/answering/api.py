@@ -27,7 +27,10 @@ class Question(BaseModel):
     question: CleanText = Field(min_length=1, max_length=1000, description="In Vietnamese (with or without diacritics) or English.")
     lang: Literal["vi", "en"] | None = Field(None, description="The learner's language; detected from the question when absent.")
     learner_id: LearnerIdText | None = Field(None, description="Lets the learner's weak skills break ties; the question is not stored with it.")
-    current_lesson: CleanText | None = Field(None, max_length=80, description="The lesson the learner is on; breaks ties.")
+    current_lesson: CleanText | None = Field(
+        None, max_length=80, description="The lesson the learner is on: breaks ties, and a question that is one of its quiz items gets a hint, not the key."
+    )
+    placement: bool = Field(False, description="The learner is taking the placement quiz: a question that is one of its items gets a hint, not the key.")
 
     @field_validator("question")
     @classmethod
@@ -54,7 +57,18 @@ class Passage(BaseModel):
     lang: Literal["vi", "en"]
     text: str
     score: float
+    link: str = Field("", description="The whole section on the learner pages.", examples=["/learn/lessons/vneid-basics#section-3"])
     on_platform: OnPlatform | None = None
+
+
+class Channel(BaseModel):
+    """Where the closest lesson says to ask (quoted from it), for a question the lessons do not answer."""
+
+    text: str = Field(examples=["Nếu gặp khó khăn, hãy nhờ con cháu hoặc hỏi trực tiếp cán bộ công an xã, phường."])
+    lesson_id: str
+    section: int
+    lang: Literal["vi", "en"]
+    link: str
 
 
 class LessonToStudy(BaseModel):
@@ -67,8 +81,23 @@ class LessonToStudy(BaseModel):
 
 
 class AnswerOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "answered": True, "mode": "answer", "question_kind": "how",
+        "answer": "Cách làm thường như sau:\n1. Trên trang dịch vụ công, bấm Đăng nhập ...\n2. ...\n3. ...",
+        "answer_lang": "vi", "hint": None, "official_channel": None, "question_lang": "vi", "question_form": "vi_nodiac",
+    }]})
+
     answered: bool = Field(description="False when the lessons do not clearly answer it; then `answer` is null and `lessons` are the closest.")
-    answer: str | None = Field(description="Sentences quoted from the best passage, never generated.")
+    mode: Literal["answer", "hint", "not_in_lessons"] = Field(
+        description="answer: a quote; hint: the question is a quiz item the learner is being tested on, so `hint` says where to look, not the key; "
+        "not_in_lessons: the closest `lessons` and, where a lesson names one, the `official_channel`."
+    )
+    question_kind: Literal["how", "what", "why", "where", "whether", "todo", "fact"] = Field(description="What the question asks for; decides the unit quoted.")
+    answer: str | None = Field(description="A whole unit quoted from the lesson section (a list of steps, a definition and its example...), never generated, "
+                               "about 80 words at most (a list of steps is never cut); `source.link` opens the whole section.")
+    hint: str | None = Field(None, description="For a quiz question: the section to re-read and why; never the key.")
+    quiz_item: str | None = Field(None, description="The quiz item the question matched (mode hint).")
+    official_channel: Channel | None = Field(None, description="When not answered: where the closest lesson says to ask.")
     answer_lang: Literal["vi", "en"] | None = Field(description="Language of the quote; may differ from the question's when only the other language answers.")
     source: Passage | None = Field(description="Where the quote comes from.")
     passages: list[Passage]
@@ -93,10 +122,10 @@ def ask(
         learner = learner_for(runtime, caller, body.learner_id)
         threshold = runtime.settings.tracing.mastery_threshold
         weak = list(session.scalars(select(Mastery.skill_id).where(Mastery.learner_id == learner, Mastery.p_mastered < threshold)))
-    answer = runtime.help_desk().ask(body.question, lang=body.lang, current_lesson=body.current_lesson, weak_skills=weak)
+    answer = runtime.help_desk().ask(body.question, lang=body.lang, current_lesson=body.current_lesson, weak_skills=weak, placement=body.placement)
     data = answer.to_dict()
-    data.pop("question")
-    data.pop("timings_ms")
+    for internal in ("question", "timings_ms", "support"):
+        data.pop(internal)
     cited = [p for p in (data.get("source"), *data["passages"], *data["lessons"]) if p]
     shown = where_shown(session, [p["lesson_id"] for p in cited], runtime.settings.catalog.lms_url)
     for p in cited:

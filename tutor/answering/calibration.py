@@ -29,6 +29,17 @@ class Calibration:
     w_dense: dict[str, float] = field(default_factory=lambda: {"*": DEFAULT_W_DENSE})
     threshold: dict[str, float] = field(default_factory=lambda: {"*": DEFAULT_THRESHOLD})
     notes: dict = field(default_factory=dict)  # what it was measured on, and the measurements
+    span_weights: dict[str, float] = field(default_factory=dict)  # compose.FEATURES -> weight; empty: compose's defaults
+    answerable: dict[str, float] = field(default_factory=dict)  # near-miss test: weights of ANSWERABLE_FEATURES and "intercept"
+
+    def answers_near_miss(self, features: dict[str, float]) -> bool:
+        """The near-miss test on a question that passed the evidence test: a logistic model over
+        ``features`` (the chosen span's support, the rarest question word missing from its lesson,
+        the evidence margin) says whether the lessons answer it. No model: always answer."""
+        if not self.answerable:
+            return True
+        z = self.answerable.get("intercept", 0.0) + sum(self.answerable.get(k, 0.0) * v for k, v in features.items())
+        return z >= 0.0
 
     def weight(self, form_key: str) -> float:
         return float(self.w_dense.get(form_key, self.w_dense.get("*", DEFAULT_W_DENSE)))
@@ -54,7 +65,10 @@ def load_calibration(encoder_name: str | None, path: Path = CALIBRATION_FILE) ->
         data = json.loads(path.read_text(encoding="utf-8"))
         entry = data.get(key)
         if entry:
-            return Calibration(encoder=key, w_dense=entry["w_dense"], threshold=entry["threshold"], notes=entry.get("notes", {}))
+            return Calibration(
+                encoder=key, w_dense=entry["w_dense"], threshold=entry["threshold"], notes=entry.get("notes", {}),
+                span_weights=entry.get("span_weights", {}), answerable=entry.get("answerable", {}),
+            )
     return Calibration(encoder=key)
 
 

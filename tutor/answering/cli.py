@@ -1,5 +1,5 @@
 """Commands for the lesson index and question answering: `tutor index build`, `tutor ask`,
-`tutor retrieval-eval`, `tutor retrieval-calibrate`. Registered in tutor/cli.py by ``register(app)``.
+`tutor retrieval-eval`, `tutor retrieval-calibrate`, `tutor answer-calibrate`. Registered in tutor/cli.py by ``register(app)``.
 
 Options left out come from the settings (``TUTOR_CONTENT_DIR``, ``TUTOR_ENCODER``,
 ``TUTOR_ENCODER_THREADS``, ``TUTOR_INDEX_CACHE``), so a command sees what the service sees.
@@ -17,6 +17,7 @@ from tutor.answering.answer import HelpDesk
 from tutor.answering.encoders import encoder_or_none
 from tutor.answering.evaluation import calibrate_on_content, evaluate_content, evaluate_squad
 from tutor.answering.index import LessonIndex
+from tutor.answering.quality import answer_quality, calibrate_answers
 from tutor.content.library import load_library
 from tutor.settings import load_settings
 
@@ -44,7 +45,8 @@ def index_build(
 def ask_command(
     question: str = typer.Argument(..., help="The learner's question."),
     lang: str | None = typer.Option(None, help="Learner's language (vi/en); default: detected."),
-    current_lesson: str | None = typer.Option(None, help="Lesson the learner is on (breaks ties)."),
+    current_lesson: str | None = typer.Option(None, help="Lesson the learner is on (breaks ties; its quiz questions get a hint)."),
+    placement: bool = typer.Option(False, help="The learner is taking the placement quiz (its questions get a hint)."),
     weak_skill: list[str] = typer.Option([], help="A skill the learner has not mastered (repeatable; breaks ties)."),
     content: Path | None = typer.Option(None, help="Content folder (default: $TUTOR_CONTENT_DIR or content/)."),
     encoder: str | None = typer.Option(None, help=ENCODER_HELP),
@@ -58,7 +60,7 @@ def ask_command(
         encoder_threads=settings.answering.encoder_threads,
         cache_dir=settings.index_cache_dir,
     )
-    answer = desk.ask(question, lang=lang, current_lesson=current_lesson, weak_skills=weak_skill)
+    answer = desk.ask(question, lang=lang, current_lesson=current_lesson, weak_skills=weak_skill, placement=placement)
     typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
 
 
@@ -72,8 +74,9 @@ def retrieval_eval(
     w_dense: float | None = typer.Option(None, help="Fusion weight of the encoder (default: calibrated per language)."),
     lang: str | None = typer.Option(None, help="SQuAD language (default: from the file name, else en)."),
     limit: int = typer.Option(0, help="Only the first N questions (0 = all)."),
+    answers: bool = typer.Option(True, help="With --content: also measure the answers (key-point coverage, cut answers, length, abstention)."),
 ):
-    """Measure retrieval; prints one JSON object."""
+    """Measure retrieval (and, with --content, the answers); prints one JSON object."""
     if (squad is None) == (not content):
         raise typer.BadParameter("give exactly one of --squad FILE or --content")
     kind, _, enc_name = method.partition(":")
@@ -87,6 +90,12 @@ def retrieval_eval(
     else:
         folder = content_dir or settings.content.content_dir
         result = evaluate_content(folder, enc, kind, k=k, w_dense=w_dense, limit=limit or None, cache_dir=cache)
+        if answers and kind == "fused":
+            library = load_library(folder)
+            desk = HelpDesk.build(library.lessons.values(), enc_name or encoder or settings.answering.encoder,
+                                  encoder_threads=settings.answering.encoder_threads, cache_dir=cache)
+            questions = library.eval_questions[:limit] if limit else library.eval_questions
+            result["answers"] = answer_quality(desk, questions, desk.index.calibration)
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
@@ -102,12 +111,26 @@ def retrieval_calibrate(
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
 
 
+def answer_calibrate(
+    content: Path | None = typer.Option(None, help="Content folder (its eval/ questions are used)."),
+    write: bool = typer.Option(True, help="Write the span weights and near-miss model into tutor/answering/calibration.json."),
+):
+    """Fit the span weights and the near-miss test on the evaluation questions' key points; prints the
+    cross-validated answer quality and writes calibration.json."""
+    settings = load_settings()
+    library = load_library(content or settings.content.content_dir)
+    desk = HelpDesk.build(library.lessons.values(), settings.answering.encoder, encoder_threads=settings.answering.encoder_threads,
+                          cache_dir=settings.index_cache_dir)
+    typer.echo(json.dumps(calibrate_answers(desk, library.eval_questions, write=write), ensure_ascii=False, indent=2))
+
+
 def register(app: typer.Typer) -> None:
     """Add the question-answering commands to the `tutor` app."""
     app.add_typer(index_app, name="index")
     app.command("ask")(ask_command)
     app.command("retrieval-eval")(retrieval_eval)
     app.command("retrieval-calibrate")(retrieval_calibrate)
+    app.command("answer-calibrate")(answer_calibrate)
 
 
 if __name__ == "__main__":  # pragma: no cover

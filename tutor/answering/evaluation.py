@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tutor.answering.calibration import DEFAULT_W_DENSE, NEVER, Calibration, evidence, save_calibration
+from tutor.answering.calibration import DEFAULT_W_DENSE, NEVER, Calibration, evidence, load_calibration, save_calibration
 from tutor.answering.encoders import Encoder
 from tutor.answering.fusion import fuse
 from tutor.answering.index import IndexSettings, LessonIndex, Ranking
@@ -292,7 +292,8 @@ def calibrate(scored: list[Scored], lesson_ids: list[str], encoder_name: str | N
                     best_tx, best_ok = tx, ok
             thresholds[f"cross:{f}"] = round(best_tx, 4)
             report["forms"][f]["cross_threshold"] = round(best_tx, 4)
-    cal = Calibration(encoder=encoder_name or "bm25", w_dense=weights, threshold=thresholds)
+    kept = load_calibration(encoder_name)  # the answer composer's fitted parts are `tutor answer-calibrate`'s, kept as they are
+    cal = Calibration(encoder=encoder_name or "bm25", w_dense=weights, threshold=thresholds, span_weights=kept.span_weights, answerable=kept.answerable)
     return cal, report
 
 

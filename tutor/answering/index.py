@@ -34,7 +34,7 @@ from tutor.answering.fusion import fuse
 from tutor.answering.language import QueryForm, detect_form
 from tutor.answering.lexical import LexicalIndex, Terms, analyse, coverage
 from tutor.answering.normalise import fold, normalise
-from tutor.answering.passages import MAX_WORDS, OVERLAP_WORDS, Document, Passage, split_lesson
+from tutor.answering.passages import MAX_WORDS, OVERLAP_WORDS, Document, Passage, section_bodies, split_lesson
 from tutor.content.library import LANGUAGES
 
 PIPELINE_VERSION = "retrieval-1"
@@ -115,6 +115,7 @@ class LessonIndex:
         self._faiss: Any = None
         self.lexical = LexicalIndex([])
         self.lessons: dict[str, dict] = {}
+        self.bodies: dict[str, dict[tuple[int, str], str]] = {}  # lesson id -> (section, lang) -> whole body
         self.content_hash = ""
         self.build_stats: dict[str, Any] = {}
         self._entry_memo: dict[Passage, list[tuple[int, str, str]]] = {}
@@ -147,6 +148,7 @@ class LessonIndex:
 
     def _split(self, lesson: Document) -> list[Passage]:
         st = self.settings
+        self.bodies[lesson.id] = section_bodies(lesson, st.languages)
         return split_lesson(lesson, st.max_words, st.overlap_words, st.languages)
 
     def _entries_of(self, p: Passage) -> list[tuple[int, str, str]]:

@@ -87,6 +87,7 @@ class Passage:
 
 
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
+_ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _HEADING_MARK = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 
@@ -94,39 +95,66 @@ _HEADING_MARK = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 def clean_markdown(text: str) -> str:
     text = _LINK.sub(r"\1", text)
     text = _EMPHASIS.sub("", text)
+    text = _ITALIC.sub(r"\1", text)
     text = _HEADING_MARK.sub("", text)
     return nfc(text).strip()
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"”»)]))\s+")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
+_NUMBERED_ITEM = re.compile(r"^\s*\d{1,3}[.)]\s+")
+
+
+def is_list_item(text: str) -> bool:
+    """A bulleted ("- ", "* ", "• ") or numbered ("1. ", "2) ") list item: the one rule for the whole package."""
+    return bool(_LIST_ITEM.match(text))
+
+
+def is_numbered_item(text: str) -> bool:
+    return bool(_NUMBERED_ITEM.match(text))
+
+
+_LONE_QUOTE = re.compile(r'(?:^|(?<=\s))"(?=\s|$)')
+
+
+def open_quote(text: str) -> bool:
+    """True while a quotation opened in ``text`` is not yet closed (straight or curly quotes); a quote
+    mark standing alone between spaces (a character being named: / \\ : " < >) opens nothing."""
+    return _LONE_QUOTE.sub("", text).count('"') % 2 == 1 or text.count("“") > text.count("”")
+
+
+def _split_sentences(para: str) -> list[str]:
+    out: list[str] = []
+    buf = ""
+    for p in _SENTENCE_END.split(para):
+        # Keep together: an abbreviation followed by a lower-case word ("v.v. và") and a quotation
+        # whose closing mark is still to come ('"Tài khoản bị khóa. Bấm link." Đó là lừa đảo').
+        if buf and (p[:1].islower() or open_quote(buf)):
+            buf = f"{buf} {p}"
+        else:
+            if buf:
+                out.append(buf)
+            buf = p
+    if buf:
+        out.append(buf)
+    return out
 
 
 def sentences(text: str) -> list[str]:
-    """Sentences and list items of a passage, in order (a list item is one unit)."""
+    """Sentences and list items of a passage, in order. A list item is one unit, never split:
+    "1. Mở ứng dụng. Chọn Cài đặt." stays whole, marker included."""
     out: list[str] = []
     for block in re.split(r"\n\s*\n", text):
         lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
         # Join wrapped lines back together unless a line starts a list item.
         merged: list[str] = []
         for ln in lines:
-            if merged and not _LIST_ITEM.match(ln):
+            if merged and not is_list_item(ln):
                 merged[-1] = f"{merged[-1]} {ln}"
             else:
                 merged.append(ln)
         for para in merged:
-            pieces = _SENTENCE_END.split(para)
-            buf = ""
-            for p in pieces:
-                # Do not split after an abbreviation followed by a lower-case word ("v.v. và").
-                if buf and p[:1].islower():
-                    buf = f"{buf} {p}"
-                else:
-                    if buf:
-                        out.append(buf)
-                    buf = p
-            if buf:
-                out.append(buf)
+            out += [para] if is_list_item(para) else _split_sentences(para)
     return [s for s in (x.strip() for x in out) if s]
 
 
@@ -189,3 +217,19 @@ def split_lesson(
             for c, piece in enumerate(chunk_text(body, max_words, overlap_words)):
                 out.append(Passage(doc.id, lang, s_idx, c, title, heading, piece, skills))
     return out
+
+
+def section_bodies(doc: Document, languages: Sequence[str] = LANGUAGES) -> dict[tuple[int, str], str]:
+    """Each section's whole cleaned body by (section, language), paragraphs kept: what an answer is
+    composed from, so that a list or a paragraph split across passages is still seen whole."""
+    out: dict[tuple[int, str], str] = {}
+    for lang in lesson_languages(doc, languages):
+        for s_idx, section in enumerate(doc.sections):
+            body = clean_markdown(section.body.get(lang) or "")
+            if body:
+                out[(s_idx, lang)] = body
+        items = doc.objectives.get(lang) or []
+        if items:
+            out[(OBJECTIVES_SECTION, lang)] = "\n".join(f"- {clean_markdown(o)}" for o in items)
+    return out
+

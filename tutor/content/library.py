@@ -189,6 +189,8 @@ class EvalQuestion(Strict):
     slice: Literal["vi", "vi_nodiac", "en"]
     question: str = Field(min_length=1)
     lessons: list[str]
+    key_points: list[str] = Field(default_factory=list, description="Facts a good answer contains, in the question's language, from the lesson text.")
+    near: list[str] = Field(default_factory=list, description="For a question no lesson answers: the lessons whose topic it is in (a near miss).")
 
 
 class ContentError(Invalid):
@@ -631,9 +633,10 @@ def load_library(content_dir: Path) -> Library:
             if q.slice == "vi_nodiac" and not q.question.isascii():
                 problems.append(problem(shown(path), line_of(lines, (i, "question")), f"{i}.question", "slice vi_nodiac but the question has diacritics or other non-ASCII letters",
                                         "nhóm vi_nodiac nhưng câu hỏi có dấu hoặc ký tự ngoài ASCII"))
-            for j, lid in enumerate(q.lessons):
-                if lid not in lessons and lid not in unreadable:
-                    problems.append(problem(shown(path), line_of(lines, (i, "lessons", j)), f"{i}.lessons", f"unknown lesson {lid!r}", f"không có bài học {lid!r}"))
+            for name in ("lessons", "near"):
+                for j, lid in enumerate(getattr(q, name)):
+                    if lid not in lessons and lid not in unreadable:
+                        problems.append(problem(shown(path), line_of(lines, (i, name, j)), f"{i}.{name}", f"unknown lesson {lid!r}", f"không có bài học {lid!r}"))
             questions.append(q)
     ids = [q.id for q in questions]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
