@@ -146,16 +146,20 @@ def head_to_head(ds: str, args, train, test, workdir: Path) -> dict:
     pyb_cmd = [str(args.pybkt_python), str(ROOT / "training" / "pybkt_runner.py"), "--train", str(tr_csv), "--test", str(te_csv),
                "--out", str(pyb_out), "--num-fits", "5", "--seed", str(args.seed)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    pyb_env = None
+    if args.threads:  # the same number of threads on both sides: OpenMP's for pyBKT, numba's for ours
+        env.update(NUMBA_NUM_THREADS=str(args.threads))
+        pyb_env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     y, lab = test.score, test.label
     sides: dict[str, dict] = {side: {"process": [], "process_cpu": [], "fit": [], "auc": [], "rmse": []} for side in ("ours", "pybkt")}
     load_before = load_average()
     log(f"{ds}: warm-up runs (untimed)")
     timed(ours_cmd, env)
-    timed(pyb_cmd)
+    timed(pyb_cmd, pyb_env)
     info: dict[str, dict] = {}
     for i in range(args.runs):
         for side, cmd, out in (("ours", ours_cmd, ours_out), ("pybkt", pyb_cmd, pyb_out)):
-            wall, cpu, spawned = timed(cmd, env if side == "ours" else None)
+            wall, cpu, spawned = timed(cmd, env if side == "ours" else pyb_env)
             if side == "ours":
                 info[side] = json.loads((out / "run.json").read_text())
                 sides[side].setdefault("start_and_imports", []).append(round(info[side]["started"] - spawned, 3))
@@ -174,7 +178,7 @@ def head_to_head(ds: str, args, train, test, workdir: Path) -> dict:
             s["auc"].append(res["auc"])
             s["rmse"].append(res["rmse"])
             log(f"{ds}: run {i + 1} {side}: process {wall:.2f} s, fit {info[side]['fit_seconds']:.2f} s, AUC {res['auc']:.4f}")
-    out = {"runs": args.runs, "load_before": load_before, "load_after": load_average(), "info": info}
+    out = {"runs": args.runs, "threads": args.threads, "load_before": load_before, "load_after": load_average(), "info": info}
     for side, s in sides.items():
         out[side] = dict(s, process_median=float(np.median(s["process"])), process_cpu_median=float(np.median(s["process_cpu"])),
                          fit_median=float(np.median(s["fit"])),
@@ -265,7 +269,8 @@ def write_markdown(result: dict, path: Path) -> None:
         h = r.get("head_to_head")
         if h:
             L += [
-                (f"Head to head, each side in its own process, {h['runs']} runs each interleaved after one warm-up, median "
+                (f"Head to head, each side in its own process ({h.get('threads') or 'all'} thread(s) each), "
+                 f"{h['runs']} runs each interleaved after one warm-up, median "
                  f"(load average before {h['load_before']}, after {h['load_after']}):"),
                 "",
                 "| side | whole process s | fit s | AUC | RMSE | process runs s | fit runs s | process CPU s (all threads) |",
@@ -320,6 +325,7 @@ def main(argv=None) -> None:
     ap.add_argument("--skip-next", action="store_true", help="Skip the next-answer model (slowest part).")
     ap.add_argument("--skip-online", action="store_true", help="Skip the online (one answer at a time) throughput.")
     ap.add_argument("--runs", type=int, default=3, help="Timed runs of each side of the head to head (after one warm-up each).")
+    ap.add_argument("--threads", type=int, help="Threads of each side of the head to head (default: each library's own, all cores).")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--worker", choices=DATASETS, help=argparse.SUPPRESS)  # one run of our side of the head to head
