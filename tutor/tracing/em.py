@@ -32,9 +32,9 @@ from tutor.tracing.responses import ResponseLog, as_response_log, expanded_order
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
     # numba's own thread pool, not OpenMP: OpenMP's threads spin after each E-step, and on a busy
-    # machine the spinning thread takes the core from the one still working (an ASSIST2009 fit took
-    # 7-10 s on 2 threads against 2.2-2.7 s at load average 12). It runs one parallel call at a time:
-    # _KERNEL_LOCK sees to that.
+    # machine the spinning thread takes the core from the one still working (an ASSIST2009 fit on 2
+    # threads took 6.8-10.5 s with OpenMP, 1.8-2.7 s with this pool, at load average 12). The pool
+    # runs one parallel call at a time: _KERNEL_LOCK sees to that.
     numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
 _KERNEL_LOCK = threading.Lock()
 
