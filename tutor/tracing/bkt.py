@@ -32,6 +32,7 @@ from tutor.tracing.equations import PARAM_NAMES, SkillParams, p_correct, update
 from tutor.tracing.responses import as_response_log
 
 MULTI_SKILL = ("mean", "min", "product")
+RESTART_TIE = 1e-9  # relative: restarts whose log-likelihoods differ by less are tied (summation order alone moves the last digits)
 
 
 class BKT(ClassifierMixin, BaseEstimator):
@@ -46,7 +47,8 @@ class BKT(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     n_restarts : EM runs from different starting points per skill (the first from
-        ``default_params``, the others random); the best log-likelihood wins.
+        ``default_params``, the others random); the best log-likelihood wins (the first of
+        restarts tied to within 1e-9 of it, relative: see `best_restart`).
     max_iter, tol : EM stops for a skill when its log-likelihood changes by less than ``tol``
         (absolute, as pyBKT) or after ``max_iter`` iterations.
     max_guess, max_slip : upper bounds that keep the model identifiable (a correct answer must
@@ -143,7 +145,7 @@ class BKT(ClassifierMixin, BaseEstimator):
 
         # best restart per skill
         ll_rs = run.log_likelihood.reshape(R, S)
-        best = np.argmax(np.where(np.isfinite(ll_rs), ll_rs, -np.inf), axis=0)
+        best = best_restart(ll_rs)
         pick = best * S + np.arange(S)
         params: dict[str, SkillParams] = {}
         diagnostics: dict[str, dict[str, Any]] = {}
@@ -226,43 +228,10 @@ class BKT(ClassifierMixin, BaseEstimator):
         n = len(log)
         if len(ch.row) == 0:
             return np.zeros(n), np.zeros(0)
-        pk = em.pack(ch.chain_len, ch.chain_start, ch.chain_skill, ch.obs, len(ids))
-        vs = pk.vskill
-        g, s = prm["guess"][vs], prm["slip"][vs]
-        learn, forget = prm["learn"][vs], prm["forget"][vs]
-        obs = pk.obs
-        P = np.empty(pk.total)
-        P[pk.first] = prm["prior"][vs[pk.first]]
-        off, batch = pk.offsets, pk.batch
-        T = len(batch)
-        partial = bool(np.any((obs > 0.0) & (obs < 1.0)))
-        for t in range(T):
-            a, m_ = off[t], batch[t]
-            sl = slice(a, a + m_)
-            p = P[sl]
-            o = obs[sl]
-            gs, ss = g[sl], s[sl]
-            # the same arithmetic as posterior() and update(), element-wise
-            known_c = p * (1.0 - ss)
-            unknown_c = (1.0 - p) * gs
-            known_w = p * ss
-            unknown_w = (1.0 - p) * (1.0 - gs)
-            post_c = known_c / (known_c + unknown_c)
-            post_w = known_w / (known_w + unknown_w)
-            if partial:
-                post = np.where(o >= 1.0, post_c, np.where(o <= 0.0, post_w, o * post_c + (1.0 - o) * post_w))
-            else:
-                post = np.where(o >= 1.0, post_c, post_w)
-            if t + 1 < T:
-                b, mm = off[t + 1], batch[t + 1]
-                nsl = slice(b, b + mm)
-                # each chain keeps its own parameters, so the transition uses this step's values
-                P[nsl] = post[:mm] * (1.0 - forget[sl][:mm]) + (1.0 - post[:mm]) * learn[sl][:mm]
-        pc = P * (1.0 - s) + (1.0 - P) * g
-        rows = ch.row[pk.src]
-        out = _combine(rows, pc, n, self.multi_skill)
+        pc = em.p_correct_chains(ch, prm)
+        out = _combine(ch.row, pc, n, self.multi_skill)
         per_obs = np.empty(len(pc))
-        per_obs[ch.exp_index[pk.src]] = pc
+        per_obs[ch.exp_index] = pc
         return out, per_obs
 
     def predict_proba_observations(self, X) -> np.ndarray:
@@ -350,6 +319,18 @@ class BKT(ClassifierMixin, BaseEstimator):
         if diag.exists():
             est.diagnostics_ = json.loads(diag.read_text(encoding="utf-8"))
         return est
+
+
+def best_restart(ll: np.ndarray) -> np.ndarray:
+    """Per skill (column), the first restart whose log-likelihood is within RESTART_TIE of the best one.
+
+    Skills whose parameters the data cannot tell apart (every chain one answer long) end with
+    restarts tied to the last digits; taking the first of them rather than the largest makes the
+    choice independent of the order the E-step's sums were added in (threads, Spark partitions).
+    """
+    ll = np.where(np.isfinite(ll), ll, -np.inf)
+    top = ll.max(axis=0)
+    return np.argmax(ll >= top - RESTART_TIE * np.maximum(1.0, np.abs(top)), axis=0)
 
 
 def _combine(rows: np.ndarray, values: np.ndarray, n: int, how: str) -> np.ndarray:

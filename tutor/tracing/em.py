@@ -1,13 +1,16 @@
-"""EM for BKT over all learners' answers at once, vectorised with numpy.
+"""EM for BKT over all learners' answers at once, the E-step a compiled kernel (numba) over chains.
 
 Every (learner, skill) pair is one hidden-Markov chain with the skill's five parameters; an answer
 that lists several skills is an observation of each of those skills' chains. All chains of all
-skills (and of all random restarts) are fitted at once: they are `pack`-ed time-major, sorted by
-length (longest first), as PyTorch packs sequences, so that at time step t the chains still
-running are a prefix of the step's slice. The forward filter and the backward smoother then loop
-over time steps only (the longest chain, 290 steps on ASSIST2009), each step being a few numpy
-operations over all running chains; the rest of the E-step and the whole M-step are single
-vectorised passes (np.bincount per parameter slot; a slot is a skill, or a skill in one restart).
+skills (and of all random restarts) are fitted at once: `pack` lists them as (start, length, slot)
+over one observation array, and the kernel runs each chain's forward filter and backward smoother
+in one pass over its answers, chains in parallel on every core (numba's ``prange``), keeping only
+a handful of sums per chain. The per-slot sums (a slot is a skill, or a skill in one restart) are
+the E-step's expected counts; the M-step is a vectorised numpy pass over slots.
+
+The kernels compile on first use and are cached on disk (``cache=True``): next to this file when
+that folder is writable, otherwise in numba's per-user cache (``NUMBA_CACHE_DIR``, by default
+``~/.cache/numba``), so a read-only install compiles once per user, not once per process.
 
 `expected_counts` is the E-step as per-skill sufficient statistics (`BKTCounts`) that add up
 across learners, so a distributed job can run it per shard of learners and reduce by ``+``.
@@ -15,14 +18,25 @@ across learners, so a distributed job can run it per shard of learners and reduc
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 from tqdm import tqdm
 
 from tutor.tracing.equations import PARAM_NAMES, SkillParams
 from tutor.tracing.responses import ResponseLog, as_response_log, expanded_order
+
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    # numba's own thread pool, not OpenMP: OpenMP's threads spin after each E-step, and on a busy
+    # machine the spinning thread takes the core from the one still working (an ASSIST2009 fit on 2
+    # threads took 6.8-10.5 s with OpenMP, 1.8-2.7 s with this pool, at load average 12). The pool
+    # runs one parallel call at a time: _KERNEL_LOCK sees to that.
+    numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
+_KERNEL_LOCK = threading.Lock()
 
 EPS = 1e-6
 COUNT_FIELDS = (
@@ -44,63 +58,38 @@ Bounds = dict[str, tuple[float, float]]
 
 
 class Packed:
-    """Chains packed time-major; element (t, r) of the r-th longest chain lives at offsets[t] + r."""
+    """Chains as (start, length, slot) triples over the caller's observation array (not copied), ordered by slot.
 
-    def __init__(self, batch, offsets, obs, vskill, src, first, last, n_slots):
-        self.batch = batch  # (T,) chains still running at step t
-        self.offsets = offsets  # (T + 1,)
-        self.obs = obs  # (total,) score of each element
-        self.vskill = vskill  # (total,) parameter slot of each element's chain
-        self.src = src  # (total,) index of the element in the caller's observation array
-        self.first = first  # slice: the elements at t = 0, one per chain
-        self.last = last  # (n_chains,) packed index of each chain's last element
-        self.n_resp = np.bincount(vskill, minlength=n_slots).astype(float)
-        self.n_seq = np.bincount(vskill[first], minlength=n_slots).astype(float)
-        self.sum_obs = np.bincount(vskill, weights=obs, minlength=n_slots)
-        binary = bool(np.all((obs == 0.0) | (obs == 1.0)))
-        if binary:  # per-element code = 2 * slot + answer, and how often each code occurs
-            self.code = vskill * 2 + obs.astype(np.int64)
-            cnt = np.bincount(self.code, minlength=2 * n_slots)
-            self.code_uniq = np.flatnonzero(cnt)
-            self.code_count = cnt[self.code_uniq].astype(float)
-            self.code_slot = self.code_uniq // 2
-        else:
-            self.code = None
-        self._buf = None
+    Chains of different parameter slots may share observations (the restarts of one chain do).
+    The order by slot (stable, so the same chains always come in the same order) keeps a slot's
+    parameters in cache while its chains run and lets each slot's sums be taken over one run of
+    chains; ``slot_ptr[k] : slot_ptr[k + 1]`` are slot k's chains.
+    """
+
+    def __init__(self, chain_start: np.ndarray, chain_len: np.ndarray, chain_slot: np.ndarray, obs: np.ndarray, n_slots: int):
+        slot = np.asarray(chain_slot, dtype=np.int64)
+        if len(slot) > 1 and np.any(slot[1:] < slot[:-1]):
+            order = np.argsort(slot.astype(np.uint16) if n_slots <= 1 << 16 else slot, kind="stable")  # radix sort when it can
+            chain_start, chain_len, slot = np.asarray(chain_start)[order], np.asarray(chain_len)[order], slot[order]
+        self.chain_start = np.ascontiguousarray(chain_start, dtype=np.int64)
+        self.chain_len = np.ascontiguousarray(chain_len, dtype=np.int64)
+        self.chain_slot = np.ascontiguousarray(slot)
+        self.obs = np.ascontiguousarray(obs, dtype=np.float64)
+        self.n_slots = n_slots
+        per_slot = np.bincount(self.chain_slot, minlength=n_slots)
+        self.n_seq = per_slot.astype(float)
+        self.n_resp = np.bincount(self.chain_slot, weights=self.chain_len, minlength=n_slots)
+        self.slot_ptr = np.zeros(n_slots + 1, dtype=np.int64)
+        np.cumsum(per_slot, out=self.slot_ptr[1:])
 
     @property
     def total(self) -> int:
-        return int(self.offsets[-1])
-
-    def buffers(self):
-        """Four work arrays of the packed size, allocated once and reused by every E-step on these chains."""
-        if self._buf is None:
-            self._buf = tuple(np.empty(self.total) for _ in range(4))
-        return self._buf
+        return int(self.chain_len.sum())
 
 
 def pack(chain_len: np.ndarray, chain_start: np.ndarray, chain_vskill: np.ndarray, obs: np.ndarray, n_slots: int) -> Packed:
-    """Pack chains whose observations are obs[chain_start[c] : chain_start[c] + chain_len[c]] (time order)."""
-    rank = np.argsort(-chain_len, kind="stable")
-    lens = chain_len[rank]
-    n_chains = len(lens)
-    T = int(lens[0]) if n_chains else 0
-    # batch[t] = number of chains longer than t
-    ends = np.bincount(lens, minlength=T + 1)
-    batch = n_chains - np.cumsum(ends)[:T]
-    offsets = np.zeros(T + 1, dtype=np.int64)
-    np.cumsum(batch, out=offsets[1:])
-    total = int(offsets[-1])
-    rr = np.repeat(np.arange(n_chains, dtype=np.int64), lens)
-    first_of_chain = np.cumsum(lens) - lens
-    pos = np.arange(total, dtype=np.int64) - np.repeat(first_of_chain, lens)
-    packed = offsets[pos] + rr
-    src = np.empty(total, dtype=np.int64)
-    src[packed] = np.repeat(chain_start[rank], lens) + pos
-    vsk = np.empty(total, dtype=np.int64)
-    vsk[packed] = np.repeat(chain_vskill[rank], lens)
-    last = offsets[lens - 1] + np.arange(n_chains, dtype=np.int64)
-    return Packed(batch, offsets, obs[src], vsk, src, slice(0, int(batch[0]) if T else 0), last, n_slots)
+    """Chains whose observations are obs[chain_start[c] : chain_start[c] + chain_len[c]] (time order), of slot chain_vskill[c]."""
+    return Packed(chain_start, chain_len, chain_vskill, obs, n_slots)
 
 
 @dataclass
@@ -148,97 +137,193 @@ def param_arrays(skill_ids: list[str], params: Mapping[str, SkillParams], defaul
     return {n: np.array([getattr(params.get(s, default), n) for s in skill_ids], dtype=float) for n in PARAM_NAMES}
 
 
-def e_step(pk: Packed, prm: dict[str, np.ndarray], n_slots: int, fit_forget: bool) -> dict[str, np.ndarray]:
-    """Expected counts per parameter slot (skill, or skill x restart) for the packed chains.
+# per-chain results of the kernel, summed per slot by _sum_by_slot
+_PRIOR_NUM, _LEARN_NUM, _FORGET_NUM, _SUM_G, _SUM_G_OBS, _SUM_G_LAST, _SUM_OBS, _LOG_LIK, _LIK = range(9)
+_N_STATS = 9
+_TINY = 1e-100  # a likelihood is multiplied down to this, then moved into its log: a product of two stays a normal float
+_BLOCK = 256  # chains per parallel task; a task's work buffer is reused chain after chain, so it stays in the core's cache
 
-    Forward: P = P(mastered) before each answer, F = after it (filtered). Backward:
-    G = P(mastered | the whole chain). With r = P(obs | not mastered) / P(obs | mastered),
-    F = P / (P (1 - r) + r) and log P(obs | earlier) = log P(obs | mastered) + log(P (1 - r) + r).
+
+@numba.njit(parallel=True, cache=True)
+def _chain_stats(start, length, slot, obs, prior, learn, forget, guess, slip, fit_forget, stats):  # pragma: no cover - compiled
+    """Forward filter and backward smoother of each chain; blocks of chains run in parallel.
+
+    With r = P(obs | not mastered) / P(obs | mastered) and P = P(mastered) before an answer:
+    D = P (1 - r) + r, F = P / D (after it), P(obs | earlier answers) = P(obs | mastered) D, and
+    P_next = learn + F (1 - forget - learn). The backward pass gives G = P(mastered | whole chain):
+    G = F ((1 - forget) G_next / P_next + forget (1 - G_next) / (1 - P_next)). The forward pass
+    stores the factors of G_next in ``work`` so that the backward recursion is one multiply-add,
+    without a division in its chain of dependent operations. The chain's likelihood is kept as a
+    product (moved into its log only when small) and handed to _sum_by_slot, which takes the logs.
     """
-    vs = pk.vskill
-    obs = pk.obs
-    g_slot, s_slot = prm["guess"], prm["slip"]
-    if pk.code is not None:  # binary answers: look the per-answer constants up by (slot, answer)
-        e1_tab = np.empty(2 * n_slots)
-        e0_tab = np.empty(2 * n_slots)
-        e1_tab[0::2], e1_tab[1::2] = s_slot, 1.0 - s_slot
-        e0_tab[0::2], e0_tab[1::2] = 1.0 - g_slot, g_slot
-        ratio = (e0_tab / e1_tab)[pk.code]
-        ll_e1 = np.bincount(pk.code_slot, weights=pk.code_count * np.log(e1_tab[pk.code_uniq]), minlength=n_slots)
-    else:  # partial scores: "virtual evidence" likelihoods, element-wise
-        g, s = g_slot[vs], s_slot[vs]
-        e1 = obs * (1.0 - s) + (1.0 - obs) * s
-        e0 = obs * g + (1.0 - obs) * (1.0 - g)
-        ratio = e0 / e1
-        ll_e1 = np.bincount(vs, weights=np.log(e1), minlength=n_slots)
-    one_m_ratio = 1.0 - ratio
-    learn = prm["learn"][vs]
-    if fit_forget:
-        fg = prm["forget"][vs]
-        keep = 1.0 - fg - learn  # next P = learn + F * keep
-    else:
-        keep = 1.0 - learn
-    P, F, D, Q = pk.buffers()
-    off, batch = pk.offsets, pk.batch
-    T = len(batch)
-    P[pk.first] = prm["prior"][vs[pk.first]]
-    for t in range(T):
-        a, n = off[t], batch[t]
-        p = P[a : a + n]
-        d = D[a : a + n]
-        np.multiply(p, one_m_ratio[a : a + n], out=d)
-        d += ratio[a : a + n]
-        f = F[a : a + n]
-        np.divide(p, d, out=f)
-        if t + 1 < T:
-            b, m = off[t + 1], batch[t + 1]
-            nxt = P[b : b + m]
-            np.multiply(f[:m], keep[b : b + m], out=nxt)
-            nxt += learn[b : b + m]
-    # backward smoother: G = P(mastered | whole chain); Q = G_next / P_next (0 at a chain's end)
-    G = F.copy()
-    Q[:] = 0.0
-    if fit_forget:
-        Q0 = np.zeros(pk.total)  # (1 - G_next) / (1 - P_next)
-        for t in range(T - 2, -1, -1):
-            a, b, m = off[t], off[t + 1], batch[t + 1]
-            g1, pn, fgn = G[b : b + m], P[b : b + m], fg[b : b + m]
-            q1 = g1 / pn
-            q0 = (1.0 - g1) / np.maximum(1.0 - pn, 1e-300)
-            Q[a : a + m] = q1
-            Q0[a : a + m] = q0
-            G[a : a + m] = F[a : a + m] * ((1.0 - fgn) * q1 + fgn * q0)
-    else:
-        for t in range(T - 2, -1, -1):
-            a, b, m = off[t], off[t + 1], batch[t + 1]
-            q = Q[a : a + m]
-            np.divide(G[b : b + m], P[b : b + m], out=q)
-            np.multiply(F[a : a + m], q, out=G[a : a + m])
-    # counts; Q is 0 where a chain ends, so the transition counts need no mask.
-    # learn uses the parameters of the *next* element; they are the chain's own (the same skill).
-    sum_g = np.bincount(vs, weights=G, minlength=n_slots)
-    sum_g_obs = np.bincount(vs, weights=G * obs, minlength=n_slots)
-    sum_g_last = np.bincount(vs[pk.last], weights=G[pk.last], minlength=n_slots)
-    n_resp, n_seq, sum_obs = pk.n_resp, pk.n_seq, pk.sum_obs
-    out = {
+    n_chains = len(start)
+    for blk in numba.prange((n_chains + _BLOCK - 1) // _BLOCK):
+        lo = blk * _BLOCK
+        hi = min(lo + _BLOCK, n_chains)
+        longest = 1
+        for c in range(lo, hi):
+            longest = max(longest, length[c])
+        work = np.empty((longest, 4))
+        for c in range(lo, hi):
+            k = slot[c]
+            a = start[c]
+            n = length[c]
+            lrn = learn[k]
+            fg = forget[k] if fit_forget else 0.0
+            keep = 1.0 - fg - lrn
+            g = guess[k]
+            s = slip[k]
+            p = prior[k]
+            lik = 1.0
+            ll = 0.0
+            sum_obs = 0.0
+            f = p
+            r_wrong, r_right = (1.0 - g) / s, g / (1.0 - s)
+            for t in range(n):
+                o = obs[a + t]
+                if o == 1.0:  # right and wrong answers need no division
+                    e1, r = 1.0 - s, r_right
+                elif o == 0.0:
+                    e1, r = s, r_wrong
+                else:  # a partial score is "virtual evidence"
+                    e1 = o * (1.0 - s) + (1.0 - o) * s
+                    r = (o * g + (1.0 - o) * (1.0 - g)) / e1
+                d = p * (1.0 - r) + r
+                f = p / d
+                lik *= e1 * d
+                if lik < _TINY:
+                    ll += np.log(lik)
+                    lik = 1.0
+                sum_obs += o
+                p = lrn + f * keep
+                inv = 1.0 / p
+                work[t, 0] = f * (1.0 - fg) * inv  # G = work[t, 0] G_next + work[t, 1] (1 - G_next)
+                work[t, 2] = (1.0 - f) * inv  # learn count: (1 - F) G_next / P_next
+                if fit_forget:
+                    inv0 = 1.0 / max(1.0 - p, 1e-300)
+                    work[t, 1] = f * fg * inv0
+                    work[t, 3] = f * inv0  # forget count: F (1 - G_next) / (1 - P_next)
+            gn = f  # at a chain's last answer, G = F
+            g_last = gn
+            sum_g = gn
+            sum_g_obs = gn * obs[a + n - 1]
+            learn_sum = 0.0
+            forget_sum = 0.0
+            if fit_forget:
+                for t in range(n - 2, -1, -1):
+                    learn_sum += work[t, 2] * gn
+                    forget_sum += work[t, 3] * (1.0 - gn)
+                    gn = work[t, 0] * gn + work[t, 1] * (1.0 - gn)
+                    sum_g += gn
+                    sum_g_obs += gn * obs[a + t]
+            else:
+                for t in range(n - 2, -1, -1):
+                    learn_sum += work[t, 2] * gn
+                    gn = work[t, 0] * gn
+                    sum_g += gn
+                    sum_g_obs += gn * obs[a + t]
+            stats[c, _PRIOR_NUM] = gn
+            stats[c, _LEARN_NUM] = lrn * learn_sum
+            stats[c, _FORGET_NUM] = fg * forget_sum
+            stats[c, _SUM_G] = sum_g
+            stats[c, _SUM_G_OBS] = sum_g_obs
+            stats[c, _SUM_G_LAST] = g_last
+            stats[c, _SUM_OBS] = sum_obs
+            stats[c, _LOG_LIK] = ll
+            stats[c, _LIK] = lik
+
+
+@numba.njit(parallel=True, cache=True)
+def _sum_by_slot(slot_ptr, stats):  # pragma: no cover - compiled
+    """Per-slot sums of the per-chain results (slots in parallel, each slot's chains in order, so sums repeat exactly).
+
+    The chains' likelihoods are multiplied, one log taken each time the product gets small.
+    """
+    n_slots = len(slot_ptr) - 1
+    out = np.zeros((_LIK, n_slots))
+    for k in numba.prange(n_slots):
+        lik = 1.0
+        for c in range(slot_ptr[k], slot_ptr[k + 1]):
+            for j in range(_LIK):
+                out[j, k] += stats[c, j]
+            lik *= stats[c, _LIK]
+            if lik < _TINY:
+                out[_LOG_LIK, k] += np.log(lik)
+                lik = 1.0
+        out[_LOG_LIK, k] += np.log(lik)
+    return out
+
+
+def _f64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def e_step(pk: Packed, prm: dict[str, np.ndarray], n_slots: int, fit_forget: bool) -> dict[str, np.ndarray]:
+    """Expected counts per parameter slot (skill, or skill x restart) for the packed chains, by the compiled kernel."""
+    stats = np.empty((len(pk.chain_start), _N_STATS))
+    with _KERNEL_LOCK:
+        _chain_stats(
+            pk.chain_start, pk.chain_len, pk.chain_slot, pk.obs,
+            _f64(prm["prior"]), _f64(prm["learn"]), _f64(prm["forget"]), _f64(prm["guess"]), _f64(prm["slip"]), bool(fit_forget), stats,
+        )
+        sums = _sum_by_slot(pk.slot_ptr, stats)
+    sum_g, sum_g_obs, sum_g_last = sums[_SUM_G], sums[_SUM_G_OBS], sums[_SUM_G_LAST]
+    n_resp, n_seq = pk.n_resp, pk.n_seq
+    zero = np.zeros(n_slots)
+    return {
         "n_sequences": n_seq.copy(),
         "n_responses": n_resp.copy(),
-        "prior_num": np.bincount(vs[pk.first], weights=G[pk.first], minlength=n_slots),
-        "learn_num": np.bincount(vs, weights=(1.0 - F) * learn * Q, minlength=n_slots),
+        "prior_num": sums[_PRIOR_NUM],
+        "learn_num": sums[_LEARN_NUM],
         "learn_den": (n_resp - n_seq) - (sum_g - sum_g_last),
-        "guess_num": sum_obs - sum_g_obs,
+        "forget_num": sums[_FORGET_NUM] if fit_forget else zero,
+        "forget_den": sum_g - sum_g_last if fit_forget else zero.copy(),
+        "guess_num": sums[_SUM_OBS] - sum_g_obs,
         "guess_den": n_resp - sum_g,
         "slip_num": sum_g - sum_g_obs,
         "slip_den": sum_g,
-        "log_likelihood": ll_e1 + np.bincount(vs, weights=np.log(D), minlength=n_slots),
+        "log_likelihood": sums[_LOG_LIK],
     }
-    if fit_forget:
-        out["forget_num"] = np.bincount(vs, weights=F * fg * Q0, minlength=n_slots)
-        out["forget_den"] = sum_g - sum_g_last
-    else:
-        out["forget_num"] = np.zeros(n_slots)
-        out["forget_den"] = np.zeros(n_slots)
+
+
+@numba.njit(parallel=True, cache=True)
+def _p_correct_chains(start, length, slot, obs, prior, learn, forget, guess, slip, out):  # pragma: no cover - compiled
+    """P(correct) before each answer of each chain, with the service's update equations (`tutor.tracing.equations`)."""
+    for c in numba.prange(len(start)):
+        k = slot[c]
+        lrn, fg, g, s = learn[k], forget[k], guess[k], slip[k]
+        p = prior[k]
+        for i in range(start[c], start[c] + length[c]):
+            out[i] = p * (1.0 - s) + (1.0 - p) * g
+            o = obs[i]
+            known_c = p * (1.0 - s)
+            unknown_c = (1.0 - p) * g
+            known_w = p * s
+            unknown_w = (1.0 - p) * (1.0 - g)
+            post_c = known_c / (known_c + unknown_c)
+            post_w = known_w / (known_w + unknown_w)
+            if o >= 1.0:
+                post = post_c
+            elif o <= 0.0:
+                post = post_w
+            else:
+                post = o * post_c + (1.0 - o) * post_w
+            p = post * (1.0 - fg) + (1.0 - post) * lrn
+
+
+def p_correct_chains(ch: Chains, prm: dict[str, np.ndarray]) -> np.ndarray:
+    """P(correct) before each observation of ``ch`` (in the chains' order), each chain starting at its skill's prior."""
+    out = np.empty(len(ch.obs))
+    with _KERNEL_LOCK:
+        _p_correct_chains(
+            _i64(ch.chain_start), _i64(ch.chain_len), _i64(ch.chain_skill), _f64(ch.obs),
+            _f64(prm["prior"]), _f64(prm["learn"]), _f64(prm["forget"]), _f64(prm["guess"]), _f64(prm["slip"]), out,
+        )
     return out
+
+
+def _i64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int64)
 
 
 def m_step(counts: Mapping[str, np.ndarray], current: dict[str, np.ndarray], limits: Bounds, fit_forget: bool) -> dict[str, np.ndarray]:
@@ -288,12 +373,11 @@ def run_em(
 
     ``start`` holds each parameter's starting point per slot; only skills with ``fit_skill`` are
     fitted. A slot stops when its log-likelihood changes by less than ``tol``; once the stopped
-    slots hold a good part of the data, the running ones are packed again without them.
+    slots hold a tenth of the packed answers, the running ones are packed again without them.
     """
     S, R = n_skills, n_restarts
     n_slots = R * S
     prm = {n: v.copy() for n, v in start.items()}
-    n_resp = np.bincount(ch.skill, minlength=S)
 
     # virtual chains: every chain of a fitted skill, once per restart
     sel = np.flatnonzero(fit_skill[ch.chain_skill])
@@ -303,17 +387,17 @@ def run_em(
 
     active = np.zeros(n_slots, dtype=bool)
     active[(np.arange(R)[:, None] * S + np.flatnonzero(fit_skill)[None, :]).ravel()] = True
-    slot_resp = np.tile(n_resp, R).astype(float)
     ll = np.full(n_slots, -np.inf)
     prev_ll = np.full(n_slots, np.nan)
     n_iter = np.zeros(n_slots, dtype=np.int64)
     converged = np.zeros(n_slots, dtype=bool)
 
-    pk = pack(v_len, v_start, v_slot, ch.obs, n_slots) if len(v_len) else None
+    pk = pack(v_len, v_start, v_slot, ch.obs, n_slots)
+    slot_resp = pk.n_resp
     packed_resp = slot_resp[active].sum()
     with tqdm(total=max_iter, desc="BKT EM", unit="iter", leave=False, disable=not progress) as bar:
         for it in range(max_iter):
-            if pk is None or not active.any():
+            if pk.total == 0 or not active.any():
                 break
             counts = e_step(pk, prm, n_slots, forget_in_e_step)
             new_ll = counts["log_likelihood"]
@@ -328,14 +412,13 @@ def run_em(
                 for n in PARAM_NAMES:
                     prm[n] = np.where(upd, new[n], prm[n])
             active = upd
-            bar.update(1)
-            bar.set_postfix(active_fits=int(active.sum()))
-            # drop finished slots from the packed data once they are a good part of it
+            if progress:
+                bar.update(1)
+                bar.set_postfix(active_fits=int(active.sum()))
             remaining = slot_resp[active].sum()
-            if active.any() and remaining < 0.6 * packed_resp:
-                keep = active[v_slot]
-                v_len, v_start, v_slot = v_len[keep], v_start[keep], v_slot[keep]
-                pk = pack(v_len, v_start, v_slot, ch.obs, n_slots)
+            if active.any() and remaining < 0.9 * packed_resp:  # the finished slots' chains leave once they are a tenth
+                keep = active[pk.chain_slot]
+                pk = pack(pk.chain_len[keep], pk.chain_start[keep], pk.chain_slot[keep], ch.obs, n_slots)
                 packed_resp = remaining
     return EMRun(prm, ll, n_iter, converged)
 
