@@ -15,7 +15,7 @@ from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
-from tutor.store.tables import ApiClient, Erasure, Event, Learner, Mastery
+from tutor.store.tables import ApiClient, Erasure, Event, Learner, Mastery, XapiStatement
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.equations import update
 
@@ -36,6 +36,7 @@ def export(session: Session, learner: str) -> dict | None:
         "events": [{f: getattr(e, f) for f in EVENT_FIELDS} for e in events],
         "mastery": [{f: getattr(m, f) for f in MASTERY_FIELDS} for m in mastery],
         "learner_keys": [{"key_prefix": k.key_prefix, "scopes": k.scopes, "created_at": k.created_at, "revoked_at": k.revoked_at} for k in keys],
+        "xapi_statements": list(session.scalars(select(XapiStatement.body).where(XapiStatement.learner_id == learner).order_by(XapiStatement.occurred_at))),
         "questions": [],
     }
 
@@ -45,7 +46,7 @@ def erase(session: Session, learner: str) -> int | None:
     if session.get(Learner, learner, with_for_update=True) is None:
         return None
     rows = 0
-    for table, column in ((Event, Event.learner_id), (Mastery, Mastery.learner_id), (ApiClient, ApiClient.learner_id), (Learner, Learner.id)):
+    for table, column in ((XapiStatement, XapiStatement.learner_id), (Event, Event.learner_id), (Mastery, Mastery.learner_id), (ApiClient, ApiClient.learner_id), (Learner, Learner.id)):
         rows += cast(CursorResult, session.execute(delete(table).where(column == learner))).rowcount  # a DELETE's result is a CursorResult
     session.add(Erasure(rows=rows))
     return rows
@@ -77,6 +78,7 @@ def apply_retention(session: Session, model: MasteryModel, days: int, now: datet
                     p, n = update(p, score, params), n + 1
             m.base_p, m.base_n, m.base_until = p, n, horizon
         deleted += cast(CursorResult, session.execute(delete(Event).where(Event.learner_id == learner, Event.occurred_at <= horizon))).rowcount
+        session.execute(delete(XapiStatement).where(XapiStatement.learner_id == learner, XapiStatement.occurred_at <= horizon))
     return deleted
 
 
