@@ -46,7 +46,8 @@ def erase(session: Session, learner: str) -> int | None:
     if session.get(Learner, learner, with_for_update=True) is None:
         return None
     rows = 0
-    for table, column in ((XapiStatement, XapiStatement.learner_id), (Event, Event.learner_id), (Mastery, Mastery.learner_id), (ApiClient, ApiClient.learner_id), (Learner, Learner.id)):
+    tables = ((XapiStatement, XapiStatement.learner_id), (Event, Event.learner_id), (Mastery, Mastery.learner_id), (ApiClient, ApiClient.learner_id), (Learner, Learner.id))
+    for table, column in tables:
         rows += cast(CursorResult, session.execute(delete(table).where(column == learner))).rowcount  # a DELETE's result is a CursorResult
     session.add(Erasure(rows=rows))
     return rows
