@@ -84,10 +84,11 @@ def _bearer_or_basic_caller(
     return _caller(request, token, session)
 
 
-def require_scopes(*allowed: str, basic: bool = False):
-    """A dependency admitting callers holding at least one of the allowed scopes; with `basic`, HTTP Basic credentials too (the xAPI routes)."""
+def require_scopes(*allowed: str, allow_basic: bool = False):
+    """A dependency admitting callers holding at least one of the allowed scopes; with `allow_basic`, HTTP Basic credentials too (the xAPI routes)."""
+    source = Depends(_bearer_or_basic_caller if allow_basic else _caller)  # a default, not an annotation: annotations are strings here, read in the module's scope
 
-    def check(caller: Annotated[Caller, Depends(_bearer_or_basic_caller if basic else _caller)]) -> Caller:
+    def check(caller: Caller = source) -> Caller:
         if not caller.scopes & set(allowed):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

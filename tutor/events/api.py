@@ -223,7 +223,7 @@ XAPI_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": XapiProblem, "description": "A statement id already stored with other content."},
 }
 xapi_router = APIRouter(prefix="/v1/xapi", tags=["xapi"], route_class=XapiRoute, responses=XAPI_RESPONSES)
-XapiCaller = Annotated[Caller, Depends(require_scopes("platform", basic=True))]
+XapiCaller = Annotated[Caller, Depends(require_scopes("platform", allow_basic=True))]
 
 
 def _store(statements: list[Statement], raws: list[dict[str, Any]], runtime, session, caller: Caller) -> list[str]:
