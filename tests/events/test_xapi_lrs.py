@@ -297,3 +297,18 @@ def test_http_basic_credentials_on_the_xapi_routes_only(client, keys, runtime):
 def test_about_is_public_and_names_the_versions(client):
     r = client.get("/v1/xapi/about")
     assert r.status_code == 200 and "1.0.3" in r.json()["version"] and r.headers["X-Experience-API-Version"] == "1.0.3"
+
+
+def test_canonical_format_keeps_the_language_asked(client, keys):
+    s = variant(lambda x: x["verb"].update(display={"en-US": "answered", "vi": "đã trả lời", "en-GB": "answered (GB)"}))
+    s["object"]["definition"] = {"name": {"en-US": "Scams", "vi": "Lừa đảo"}, "extensions": {"https://e.vn/x": {"name": {"en-US": "kept"}}}}
+    post(client, keys["platform"], s)
+    h = {**auth(keys["platform"]), **XAPI, "Accept-Language": "vi;q=0.9, fr"}
+    kept = client.get("/v1/xapi/statements", params={"statementId": s["id"], "format": "canonical"}, headers=h).json()
+    assert kept["verb"]["display"] == {"vi": "đã trả lời"} and kept["object"]["definition"]["name"] == {"vi": "Lừa đảo"}
+    assert kept["object"]["definition"]["extensions"] == s["object"]["definition"]["extensions"]
+    exact = client.get("/v1/xapi/statements", params={"statementId": s["id"]}, headers=h).json()
+    assert exact["verb"]["display"] == s["verb"]["display"]
+    ids = client.get("/v1/xapi/statements", params={"statementId": s["id"], "format": "ids"}, headers=h).json()
+    assert ids["verb"] == {"id": s["verb"]["id"]} and ids["object"] == {"objectType": "Activity", "id": s["object"]["id"]}
+    assert client.get("/v1/xapi/statements", params={"statementId": s["id"], "format": "pretty"}, headers=h).status_code == 400

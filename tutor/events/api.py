@@ -289,6 +289,7 @@ def get_statement(
     caller: XapiCaller,
     statement_id: Annotated[str | None, Query(alias="statementId", max_length=64)] = None,
     voided_statement_id: Annotated[str | None, Query(alias="voidedStatementId", max_length=64)] = None,
+    format: Annotated[Literal["exact", "ids", "canonical"], Query(description="canonical: one language per language map, as Accept-Language asks")] = "exact",
 ) -> dict[str, Any]:
     """The statement as stored: as sent, with `stored`, `authority` (the key that sent it) and every agent replaced by
     a pseudonymous account (homePage https://tutor.invalid/pseudonyms, name = the learner's pseudonym). A voided
@@ -306,7 +307,7 @@ def get_statement(
     if found is None:
         what = "voided statement" if voided_statement_id is not None else "statement (or it was voided: ask by voidedStatementId)"
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No {what} with this id.")
-    return found
+    return lrs.formatted(found, format, lrs.preferred_languages(request.headers.get("Accept-Language")))
 
 
 xapi_router.add_api_route("/statements", get_statement, methods=["HEAD"], include_in_schema=False)

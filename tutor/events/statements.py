@@ -136,3 +136,54 @@ def is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return len(text) == 36
+
+
+LANGUAGE_MAPS = frozenset({"display", "name", "description"})
+FORMATS = ("exact", "ids", "canonical")
+
+
+def formatted(body: dict[str, Any], fmt: str, languages: list[str]) -> dict[str, Any]:
+    """A stored statement in the `format` asked (xAPI 1.0.3, 2.1.3): `exact` as stored; `canonical` with each language
+    map cut to the one language the caller prefers (`languages`, from Accept-Language, else the map's first); `ids`
+    with verbs and activities reduced to their ids (agents are already reduced to their pseudonymous identifier)."""
+    if fmt == "canonical":
+        return _one_language(body, [x.lower() for x in languages])
+    if fmt == "ids":
+        out = dict(body)
+        out["verb"] = {"id": body["verb"]["id"]}
+        if body["object"].get("objectType", "Activity") == "Activity":
+            out["object"] = {"objectType": "Activity", "id": body["object"]["id"]}
+        return out
+    return body
+
+
+def _one_language(value: Any, languages: list[str], key: str = "") -> Any:
+    if isinstance(value, list):
+        return [_one_language(v, languages) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if key in LANGUAGE_MAPS and value and all(isinstance(v, str) for v in value.values()):
+        by_tag = {tag.lower(): tag for tag in value}
+        chosen = next((by_tag[t] for t in languages if t in by_tag), None) or next(
+            (tag for t in languages for tag in value if tag.lower().split("-")[0] == t.split("-")[0]), None) or next(iter(value))
+        return {chosen: value[chosen]}
+    return {k: v if k == "extensions" else _one_language(v, languages, k) for k, v in value.items()}
+
+
+def preferred_languages(accept_language: str | None) -> list[str]:
+    """The tags of an Accept-Language header, most wanted first (`q` weights honoured, `*` dropped).
+
+    >>> preferred_languages("vi;q=0.5, en-GB, fr;q=0.8, *;q=0.1")
+    ['en-GB', 'fr', 'vi']
+    """
+    ranked = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        if not tag or tag == "*":
+            continue
+        try:
+            q = float(params.strip().removeprefix("q=")) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            q = 0.0
+        ranked.append((-q, i, tag.strip()))
+    return [tag for _, _, tag in sorted(ranked)]
