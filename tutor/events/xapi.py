@@ -39,7 +39,7 @@ from tutor.catalog.activities import Known
 from tutor.clock import check_stored, parse_moment
 from tutor.content.library import Library
 from tutor.events.intake import LearnerEvent
-from tutor.text import CleanText, JsonBool, LearnerIdText, check_text, kind_of
+from tutor.text import CleanText, JsonBool, LearnerIdText, check_text
 
 VERSION = "1.0.3"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -543,7 +543,7 @@ def to_event(statement: Statement, learner: str, library: Library, received: dat
     if isinstance(statement.actor, Group):
         return LearnerEvent(kind="skipped", skip_reason="the actor is a group: mastery is kept per learner", **base)
     if not isinstance(statement.object, Activity):
-        return LearnerEvent(kind="skipped", skip_reason=f"the object is a {kind_of_object(statement.object)}, not an activity", **base)
+        return LearnerEvent(kind="skipped", skip_reason=f"the object is a {type(statement.object).__name__}, not an activity", **base)
     if verb not in GRADED | EXPOSURE:
         return LearnerEvent(kind="skipped", skip_reason=_clip(f"verb {verb!r} is not tracked", REASON_CHARS), **base)
     target = _last_segment(statement.object.id)
@@ -562,10 +562,6 @@ def to_event(statement: Statement, learner: str, library: Library, received: dat
         return LearnerEvent(kind="skipped", skip_reason="no result.success or result.score.scaled to grade", lesson_id=lesson.id, **base)
     skills = tuple(item[1].skills) if item else tuple(lesson.skills)
     return LearnerEvent(kind="answer", lesson_id=lesson.id, item_id=target if item else None, skills=skills, score=grade, **base)
-
-
-def kind_of_object(obj: Any) -> str:
-    return type(obj).__name__ if not isinstance(obj, dict) else kind_of(obj)
 
 
 def _catalog_event(statement: Statement, verb: str, known: Known, base: _EventBase) -> LearnerEvent:
