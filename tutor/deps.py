@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from tutor.errors import Forbidden
@@ -18,6 +18,8 @@ from tutor.runtime import Runtime
 from tutor.text import LEARNER_ID_DESCRIPTION, checked_learner_id
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `tutor keys create`, sent as `Authorization: Bearer <key>`.")
+basic = HTTPBasic(auto_error=False, description="xAPI routes only, as LRS clients send it: the API key as the password (any username, "
+                                                "such as the key's name), or as the username with an empty password.")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -67,10 +69,26 @@ def _caller(
     return Caller(client.id, client.name, frozenset(client.scopes.split()), client.learner_id, client.key_prefix)
 
 
-def require_scopes(*allowed: str):
-    """A dependency admitting callers holding at least one of the allowed scopes."""
+def _bearer_or_basic_caller(
+    request: Request,
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    login: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+    session: Annotated[Session, Depends(get_session)],
+) -> Caller:
+    """The caller of an xAPI route: LRS clients send HTTP Basic credentials, so the key may come as its password."""
+    if token is None and login is not None:
+        token = HTTPAuthorizationCredentials(scheme="Bearer", credentials=login.password or login.username)
+    if token is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing API key: send `Authorization: Bearer <key>`, or HTTP Basic with the key as the password.",
+                            headers={"WWW-Authenticate": 'Basic realm="xAPI", Bearer'})
+    return _caller(request, token, session)
 
-    def check(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+
+def require_scopes(*allowed: str, allow_basic: bool = False):
+    """A dependency admitting callers holding at least one of the allowed scopes; with `allow_basic`, HTTP Basic credentials too (the xAPI routes)."""
+    source = Depends(_bearer_or_basic_caller if allow_basic else _caller)  # a default, not an annotation: annotations are strings here, read in the module's scope
+
+    def check(caller: Caller = source) -> Caller:
         if not caller.scopes & set(allowed):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

@@ -77,14 +77,14 @@ def test_version_header_is_required(client, keys):
 
 def test_invalid_statement_rejects_the_body_naming_its_index(client, keys, runtime):
     good = statement("answered", "items/test-scams-1", {"success": True})
-    no_account = statement("answered", "items/test-scams-1")
-    no_account["actor"] = {"mbox": "mailto:someone@example.com"}
     bad_score = statement("answered", "items/test-scams-1", {"score": {"scaled": 3}})
-    r = post(client, keys["platform"], [good, no_account, bad_score])
-    assert r.status_code == 422
-    locs = [tuple(e["loc"]) for e in r.json()["detail"]]
-    assert ("body", 1, "actor", "account") in locs
-    assert ("body", 2, "result", "score", "scaled") in locs
+    no_identifier = statement("answered", "items/test-scams-1")
+    no_identifier["actor"] = {"objectType": "Agent", "name": "Someone"}
+    r = post(client, keys["platform"], [good, no_identifier, bad_score])
+    assert r.status_code == 400
+    errors = {tuple(e["loc"]): e["msg"] for e in r.json()["detail"]}
+    assert errors[("body", 1, "actor")].startswith("statement 1, actor: an Agent needs exactly one identifier"), errors
+    assert errors[("body", 2, "result", "score", "scaled")].startswith("statement 2, result.score.scaled:"), errors
     assert stored(runtime) == {}
 
 
@@ -107,5 +107,5 @@ def test_long_verbs_and_activity_ids_are_kept(client, keys, runtime):
 
 def test_result_success_is_a_boolean(client, keys, runtime):
     r = post(client, keys["platform"], statement("answered", "items/test-scams-1", {"success": "yes"}))
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", 0, "result", "success"]
+    assert r.status_code == 400 and r.json()["detail"][0]["loc"] == ["body", 0, "result", "success"]
     assert stored(runtime) == {}

@@ -47,13 +47,14 @@ def test_export_has_everything_and_erase_leaves_nothing(client, keys, runtime):
     assert len(exported["learner_keys"]) == 1 and exported["questions"] == []
 
     alice = runtime.pseudonym("alice")
-    assert set(rows_mentioning(runtime, alice)) == {"learners", "events", "mastery", "api_clients"}
+    assert len(exported["xapi_statements"]) == 1 and exported["xapi_statements"][0]["actor"]["account"]["name"] == alice
+    assert set(rows_mentioning(runtime, alice)) == {"learners", "events", "mastery", "api_clients", "xapi_statements"}
     r = client.delete("/v1/learners/alice", headers=h)
-    assert r.status_code == 200 and r.json()["rows"] == 1 + 6 + 1 + 1
+    assert r.status_code == 200 and r.json()["rows"] == 1 + 6 + 1 + 1 + 1
     assert rows_mentioning(runtime, alice) == {}
     assert set(inspect(runtime.engine).get_table_names()) >= set(Base.metadata.tables)
     with runtime.engine.connect() as conn:
-        assert conn.execute(text("SELECT rows FROM erasures")).scalar_one() == 9
+        assert conn.execute(text("SELECT rows FROM erasures")).scalar_one() == 10
     assert client.get("/v1/learners/alice/mastery", headers=h).status_code == 404
     assert client.get("/v1/learners/alice/export", headers=h).status_code == 404
     assert client.delete("/v1/learners/alice", headers=h).status_code == 404

@@ -12,6 +12,7 @@ under the same locks and the same replay rule (`fold_answer_histories`).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -264,3 +265,37 @@ def _history_from(na: NextAnswerModel, key: str, row: AnswerHistory | None, answ
     n = len(todo) + ((row.base_n or 0) if row is not None and base is not None else 0)
     last = next((t for _, _, t in reversed(answers) if until is None or t > until), until)
     return history, n, last
+
+
+def void_events(session: Session, voided: Mapping[str, str], model: MasteryModel) -> int:
+    """Take back stored events (event id → why): each is kept as skipped with the reason, and the skills of the
+    answers among them are replayed from the remaining answers for their learners, as a late answer is.
+    Returns how many events were taken back (an id not stored, or already skipped, takes back nothing)."""
+    if not voided:
+        return 0
+    rows = session.execute(
+        select(Event.id, Event.event_id, Event.learner_id, Event.kind, Event.skills)
+        .where(Event.event_id.in_(list(voided)), Event.kind != "skipped").with_for_update()
+    ).all()
+    if not rows:
+        return 0
+    for row in rows:
+        session.execute(update(Event).where(Event.id == row.id).values(kind="skipped", skip_reason=voided[row.event_id][:200]),
+                        execution_options={"synchronize_session": False})
+    touched = {(row.learner_id, skill) for row in rows if row.kind == "answer" and row.learner_id is not None for skill in row.skills}
+    if touched:
+        learners = sorted({learner for learner, _ in touched})
+        bases = {
+            (row.learner_id, row.skill_id): (row.base_p, row.base_n, as_utc(row.base_until))
+            for row in session.execute(
+                select(Mastery.learner_id, Mastery.skill_id, Mastery.base_p, Mastery.base_n, Mastery.base_until).where(Mastery.learner_id.in_(learners))
+            )
+        }
+        now = utcnow()
+        replayed = []
+        for learner, skill in sorted(touched):
+            p, n, last = _replay(session, learner, skill, model, bases.get((learner, skill), (None, None, None)))
+            replayed.append({"learner_id": learner, "skill_id": skill, "p_mastered": p, "n_observations": n, "updated_at": now, "last_event_at": last})
+        upsert_mastery(session, replayed)
+        fold_answer_histories(session, [], model, now, rebuild=learners)
+    return len(rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
@@ -154,6 +154,7 @@ class LearnerExport(BaseModel):
     mastery: list[ExportedMastery]
     learner_keys: list[ExportedKey]
     answer_history: ExportedAnswerHistory | None = Field(None, description="Kept only while the active model includes a next-answer model.")
+    xapi_statements: list[dict[str, Any]] = Field(default_factory=list, description="The learner's xAPI statements as stored (agents pseudonymised).")
     questions: list[str] = Field(description="Questions are not stored with the learner, so this is always empty.")
 
 

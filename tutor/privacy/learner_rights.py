@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
 from tutor.events.intake import fold_answer_histories
-from tutor.store.tables import AnswerHistory, ApiClient, Erasure, Event, Learner, Mastery
+from tutor.store.tables import AnswerHistory, ApiClient, Erasure, Event, Learner, Mastery, XapiStatement
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.equations import update
 from tutor.tracing.next_answer import LearnerHistory, NextAnswerModel
@@ -44,6 +44,7 @@ def export(session: Session, learner: str) -> dict | None:
         "mastery": [{f: getattr(m, f) for f in MASTERY_FIELDS} for m in mastery],
         "answer_history": None if history is None else {f: getattr(history, f) for f in HISTORY_FIELDS},
         "learner_keys": [{"key_prefix": k.key_prefix, "scopes": k.scopes, "created_at": k.created_at, "revoked_at": k.revoked_at} for k in keys],
+        "xapi_statements": list(session.scalars(select(XapiStatement.body).where(XapiStatement.learner_id == learner).order_by(XapiStatement.occurred_at))),
         "questions": [],
     }
 
@@ -53,8 +54,9 @@ def erase(session: Session, learner: str) -> int | None:
     if session.get(Learner, learner, with_for_update=True) is None:
         return None
     rows = 0
-    for table, column in ((Event, Event.learner_id), (Mastery, Mastery.learner_id), (AnswerHistory, AnswerHistory.learner_id),
-                          (ApiClient, ApiClient.learner_id), (Learner, Learner.id)):
+    tables = ((XapiStatement, XapiStatement.learner_id), (Event, Event.learner_id), (Mastery, Mastery.learner_id), (AnswerHistory, AnswerHistory.learner_id),
+              (ApiClient, ApiClient.learner_id), (Learner, Learner.id))
+    for table, column in tables:
         rows += cast(CursorResult, session.execute(delete(table).where(column == learner))).rowcount  # a DELETE's result is a CursorResult
     session.add(Erasure(rows=rows))
     return rows
@@ -90,6 +92,7 @@ def apply_retention(session: Session, model: MasteryModel, days: int, now: datet
         deleted += cast(CursorResult, session.execute(delete(Event).where(Event.learner_id == learner, Event.occurred_at <= horizon))).rowcount
         if model.next_answer is not None and learner is not None:
             fold_answer_histories(session, [], model, utcnow(), rebuild=[learner])
+        session.execute(delete(XapiStatement).where(XapiStatement.learner_id == learner, XapiStatement.occurred_at <= horizon))
     return deleted
 
 

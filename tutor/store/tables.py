@@ -288,3 +288,21 @@ class LtiToolKey(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class XapiStatement(Base):
+    """An xAPI statement as the learning record store returns it: the JSON as sent, every agent in it pseudonymised
+    (tutor.events.xapi.stored_form), with `stored` and `authority`. Its learner event is the events row of the same id."""
+
+    __tablename__ = "xapi_statements"
+
+    statement_id: Mapped[str] = mapped_column(String(36), primary_key=True, comment="the statement's UUID, lower case")
+    learner_id: Mapped[str | None] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"), comment="pseudonym of the actor")
+    body: Mapped[dict] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64), comment="keyed hash of the statement as sent, to tell a resend from a different statement")
+    voids: Mapped[str | None] = mapped_column(String(36), comment="for a voiding statement: the id it voids")
+    voided_by: Mapped[str | None] = mapped_column(String(36), comment="set when a voiding statement names this one")
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), comment="its timestamp; retention deletes by it")
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_xapi_statements_voids", "voids"), Index("ix_xapi_statements_learner", "learner_id", "occurred_at"))
