@@ -15,6 +15,7 @@ from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
+from tutor.store.partitions import forget_event_ids, remove_events_until
 from tutor.store.tables import ApiClient, Erasure, Event, Learner, Mastery
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.equations import update
@@ -44,6 +45,7 @@ def erase(session: Session, learner: str) -> int | None:
     """Delete every row about a learner; returns the number of rows, or None when nothing was held."""
     if session.get(Learner, learner, with_for_update=True) is None:
         return None
+    forget_event_ids(session, learner)
     rows = 0
     for table, column in ((Event, Event.learner_id), (Mastery, Mastery.learner_id), (ApiClient, ApiClient.learner_id), (Learner, Learner.id)):
         rows += cast(CursorResult, session.execute(delete(table).where(column == learner))).rowcount  # a DELETE's result is a CursorResult
@@ -52,10 +54,11 @@ def erase(session: Session, learner: str) -> int | None:
 
 
 def apply_retention(session: Session, model: MasteryModel, days: int, now: datetime | None = None) -> int:
-    """Fold answers older than `days` into each skill's base and delete those raw events; returns rows deleted."""
+    """Fold answers older than `days` into each skill's base, then remove those raw events; returns how many went.
+
+    On PostgreSQL whole months past the horizon are dropped as partitions (tutor.store.partitions)."""
     horizon = (now or utcnow()) - timedelta(days=days)
     learners = session.scalars(select(Event.learner_id).where(Event.occurred_at <= horizon).distinct()).all()
-    deleted = 0
     for learner in learners:
         session.get(Learner, learner, with_for_update=True)
         old = session.execute(
@@ -76,8 +79,7 @@ def apply_retention(session: Session, model: MasteryModel, days: int, now: datet
                 if m.skill_id in skills and (base_until is None or as_utc(occurred) > base_until):
                     p, n = update(p, score, params), n + 1
             m.base_p, m.base_n, m.base_until = p, n, horizon
-        deleted += cast(CursorResult, session.execute(delete(Event).where(Event.learner_id == learner, Event.occurred_at <= horizon))).rowcount
-    return deleted
+    return remove_events_until(session, horizon)
 
 
 def erasure_count(session: Session) -> int:
