@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if runtime is None:
             rt.help_desk()  # build the question index before the first question, not during it
         app.state.runtime = rt
-        app.state.rate_limiter = RateLimiter()
+        app.state.rate_limiter = RateLimiter(rt.settings.store.redis_url)
         yield
         if runtime is None:
             rt.engine.dispose()
