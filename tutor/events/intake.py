@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
+from tutor.operations import metrics
 from tutor.store.bulk_writes import insert_events, insert_learners, upsert_mastery
 from tutor.store.tables import Event, Mastery
 from tutor.tracing.artefacts import MasteryModel
@@ -82,6 +83,7 @@ def record_events(session: Session, events: list[LearnerEvent], model: MasteryMo
         else:
             outcome.statuses.append("duplicate")
     apply_answers(session, [e for e in fresh if e.kind == "answer"], model, now)
+    metrics.count_events((e.source, e.kind, status, e.skip_reason) for e, status in zip(events, outcome.statuses))
     return outcome
 
 

@@ -28,6 +28,7 @@ class Scope(str, Enum):
     learner = "learner"
     researcher = "researcher"
     admin = "admin"
+    operations = "operations"
 
 
 if [s.value for s in Scope] != list(SCOPES):

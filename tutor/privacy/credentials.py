@@ -27,6 +27,7 @@ SCOPES = {
     "learner": "ask questions, read own mastery only",
     "researcher": "export pseudonymised logs",
     "admin": "content, models, keys",
+    "operations": "read the service's metrics (/metrics); no learner data",
 }
 
 
