@@ -4,18 +4,22 @@ import os
 import shutil
 import sys
 
-import uvicorn
+if __name__ != "__mp_main__":
+    # A worker process (TUTOR_WORKERS > 1) first re-reads this file under the name __mp_main__, before it can answer the
+    # supervisor's health check (5 s); importing the service there could miss it, so that pass imports nothing. The
+    # worker then imports `service:app` under its own name, with the health check answered meanwhile.
+    import uvicorn
 
-from tutor.app import create_app
-from tutor.operations.request_ids import logging_config
-from tutor.settings import SettingsError, load_settings
+    from tutor.app import create_app
+    from tutor.operations.request_ids import logging_config
+    from tutor.settings import SettingsError, load_settings
 
-try:
-    settings = load_settings()
-except SettingsError as exc:
-    sys.exit(f"tutor: {exc}")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(f"tutor: {exc}")
 
-app = create_app(settings)
+    app = create_app(settings)
 
 if __name__ == "__main__":
     if settings.service.workers > 1:  # each worker writes its metrics to files there; /metrics adds them up (prometheus-client multiprocess mode)
