@@ -194,7 +194,7 @@ def one_round(service, label: str, round_no: int, args, items: list[str], rng: n
     load_before = loadavg()
     seconds, lat, errors = send_all(service.base_url, service.key, "/v1/events", bodies, args.concurrency, {})
     xseconds, xlat, xerrors = send_all(service.base_url, service.key, "/v1/xapi/statements", xbodies, args.concurrency, {"X-Experience-API-Version": "1.0.3"})
-    readers = [f"learner-{n}" for n in rng.integers(0, args.learners, args.reads)]
+    readers = [f"learner-{n}" for n in rng.choice(learners, args.reads)]  # learners this round wrote for: known on both stores
     mlat, mbad = reads(service.base_url, service.key, [f"/v1/learners/{r}/mastery" for r in readers], args.concurrency)
     nlat, nbad = reads(service.base_url, service.key, [f"/v1/learners/{r}/next?n=5" for r in readers], args.concurrency)
     result = {
