@@ -239,10 +239,11 @@ class Guard:
             seconds = time.perf_counter() - started
             access_log.info("%s %s %d %.1fms", scope.get("method"), route_of(scope), status or 500, seconds * 1000)
             metrics.observe_request(str(scope.get("method")), route_of(scope), status or 500, seconds)
-            runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
-            if runtime is not None:
+            state = scope["app"].state if "app" in scope else None
+            runtime, shown = getattr(state, "runtime", None), getattr(state, "model_version", None)
+            if runtime is not None and shown is not None:  # set by the lifespan
                 metrics.observe_pool(runtime.engine)
-                scope["app"].state.model_version.show(runtime.model.version)
+                shown.show(runtime.model.version)
             request_ids.current.reset(token)
 
 
