@@ -189,8 +189,9 @@ def one_round(service, label: str, round_no: int, args, items: list[str], rng: n
     bodies = [json.dumps({"events": events[i:i + args.batch]}).encode() for i in range(0, args.events, args.batch)]
     statements = [{"id": str(uuid.uuid4()), "actor": {"objectType": "Agent", "account": {"homePage": "https://vneid.gov.vn", "name": f"learner-{learners[i % args.events]}"}},
                    "verb": {"id": ADL + "answered"}, "object": {"objectType": "Activity", "id": f"https://learn.example.vn/{items[i % len(items)]}"},
-                   "result": {"success": bool(i % 3)}, "timestamp": (now - timedelta(seconds=(args.statements - i) / 1000)).isoformat()}
+                   "result": {"success": bool(i % 3)}, "timestamp": (now + timedelta(seconds=(i + 1) / 1000)).isoformat()}
                   for i in range(args.statements)]
+    # statements come after every answer of the round (a statement older than its learner's last answer would be a late one, replayed)
     xbodies = [json.dumps(statements[i:i + args.batch]).encode() for i in range(0, args.statements, args.batch)]
     load_before = loadavg()
     seconds, lat, errors = send_all(service.base_url, service.key, "/v1/events", bodies, args.concurrency, {})
