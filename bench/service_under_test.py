@@ -29,18 +29,20 @@ class RunningService:
 
 
 @contextmanager
-def running_service(store: str, port: int, workers: int, name: str) -> Iterator[RunningService]:
-    """Start the service on a new SQLite file or PostgreSQL database, wait for /ready, stop and drop it after."""
+def running_service(store: str, port: int, workers: int, name: str, database: str | None = None, db_port: int = 5432,
+                    extra_env: dict[str, str] | None = None) -> Iterator[RunningService]:
+    """Start the service on a new SQLite file or PostgreSQL database, wait for /ready, stop and drop it after.
+
+    `database`: an existing PostgreSQL database to serve instead (kept after); `db_port`: where the service
+    reaches PostgreSQL (a relay's port, for an outage); `extra_env`: more TUTOR_* settings."""
     work = Path(tempfile.mkdtemp(prefix=f"tutor-{name}-"))
-    dbname = f"tutor_{name}_{uuid.uuid4().hex[:8]}" if store == "postgresql" else None
-    if dbname:
+    dbname = database or (f"tutor_{name}_{uuid.uuid4().hex[:8]}" if store == "postgresql" else None)
+    if dbname and database is None:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as c:
             c.execute(f'CREATE DATABASE "{dbname}"')
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
-    else:
-        url = f"sqlite:///{work / 'tutor.db'}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{db_port}/{dbname}" if dbname else f"sqlite:///{work / 'tutor.db'}"
     env = {**os.environ, "TUTOR_VAR_DIR": str(work), "TUTOR_PSEUDONYM_SECRET": f"{name}-secret", "TUTOR_DATABASE_URL": url,
-           "TUTOR_PORT": str(port), "TUTOR_WORKERS": str(workers)}
+           "TUTOR_PORT": str(port), "TUTOR_WORKERS": str(workers), **(extra_env or {})}
     server = None
     try:
         key = subprocess.run([sys.executable, "-m", "tutor.cli", "keys", "create", "--scope", "platform", "--name", name],
@@ -62,6 +64,6 @@ def running_service(store: str, port: int, workers: int, name: str) -> Iterator[
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        if dbname:
+        if dbname and database is None:
             with psycopg.connect(ADMIN_DSN, autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')

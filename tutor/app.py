@@ -10,6 +10,7 @@ import logging
 import time
 import traceback
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,6 +33,8 @@ from tutor.content import api as content
 from tutor.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 from tutor.events import api as events
 from tutor.lti import api as lti
+from tutor.operations import api as operations
+from tutor.operations import metrics, request_ids
 from tutor.pages import api as pages
 from tutor.privacy import api as privacy
 from tutor.privacy.credentials import RateLimiter, development_key
@@ -97,7 +100,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if runtime is None:
             rt.help_desk()  # build the question index before the first question, not during it
         app.state.runtime = rt
-        app.state.rate_limiter = RateLimiter()
+        app.state.rate_limiter = RateLimiter(rt.settings.store.redis_url)
+        app.state.metrics_dir = shared_metrics_dir(rt.settings)
+        app.state.metrics_readers = {}
+        app.state.model_version = metrics.ModelVersion()
         yield
         if runtime is None:
             rt.engine.dispose()
@@ -153,6 +159,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return await domain_error(request, Unavailable("The database is unreachable; retry shortly. Nothing of this request was stored."))
 
     app.include_router(health.router)
+    app.include_router(operations.router, responses=ERROR_RESPONSES)
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
     return app
@@ -174,6 +181,11 @@ class Guard:
     which carries learner ids. An unhandled error is logged with its kind and the places it passed
     through (file, line, function), never its message or locals, which may hold a learner id, a question
     or an answer; it is not raised further, so no server logs it again with its message.
+
+    Each request gets an id (a sane `X-Request-ID` sent, else a new one; tutor.operations.request_ids):
+    it is in every log line the request causes and in the response's `X-Request-ID`. The request is
+    counted and timed in the metrics under its route template, and the worker's pool and model version
+    are brought up to date there.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -186,6 +198,9 @@ class Guard:
         started = time.perf_counter()
         status = 0
         received = 0
+        sent_id = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        request_id = request_ids.accept(sent_id.decode("latin-1") if sent_id is not None else None)
+        token = request_ids.current.set(request_id)
         limit = MAX_PACKAGE_BODY_BYTES if scope.get("path") == PACKAGE_UPLOAD else MAX_BODY_BYTES
 
         async def limited_receive() -> Message:
@@ -201,6 +216,7 @@ class Guard:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id.encode())]}
             await send(message)
 
         try:
@@ -221,7 +237,21 @@ class Guard:
                 )(scope, receive, tracked_send)
             status = 500
         finally:
-            access_log.info("%s %s %d %.1fms", scope.get("method"), route_of(scope), status or 500, (time.perf_counter() - started) * 1000)
+            seconds = time.perf_counter() - started
+            access_log.info("%s %s %d %.1fms", scope.get("method"), route_of(scope), status or 500, seconds * 1000)
+            metrics.observe_request(str(scope.get("method")), route_of(scope), status or 500, seconds)
+            state = scope["app"].state if "app" in scope else None
+            runtime, shown = getattr(state, "runtime", None), getattr(state, "model_version", None)
+            if runtime is not None and shown is not None:  # set by the lifespan
+                metrics.observe_pool(runtime.engine)
+                shown.show(runtime.model.version)
+            request_ids.current.reset(token)
+
+
+def shared_metrics_dir(settings: Settings) -> Path | None:
+    """Where the workers write their metrics when service.py runs several (prometheus multiprocess mode), else None."""
+    folder = settings.service.var_dir / "metrics"
+    return folder if settings.service.workers > 1 and folder.is_dir() else None
 
 
 def route_of(scope: Scope) -> str:

@@ -59,7 +59,7 @@ def _caller(
     if client is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Unknown, expired or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
     if client.rate_per_minute:
-        wait = request.app.state.rate_limiter.wait_seconds(client.id, client.rate_per_minute)
+        wait = request.app.state.rate_limiter.wait_seconds(client.key_prefix, client.rate_per_minute)
         if wait > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,

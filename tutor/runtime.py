@@ -33,6 +33,7 @@ from tutor.recommend.placement import PlacementModel
 from tutor.recommend.policy import Recommender
 from tutor.settings import Settings
 from tutor.store.database import make_engine, make_sessions, upgrade
+from tutor.store.partitions import create_ahead
 from tutor.store.shared_state import bump
 from tutor.store.tables import AddedLesson, ServiceState
 from tutor.tracing.artefacts import ArtefactError, MasteryModel, active_model_dir
@@ -49,6 +50,8 @@ class Runtime:
             upgrade(settings.database_url)
         self.engine = make_engine(settings.database_url)
         self.sessions = make_sessions(self.engine)
+        self._partitions_day = utcnow().date()
+        create_ahead(self.engine, utcnow())
         self.library: Library = load_library(settings.content.content_dir)
         self.model_name = active_model_dir(settings.tracing.models_dir).name
         self.model: MasteryModel = load_artefact(settings.tracing.models_dir / self.model_name)
@@ -136,6 +139,9 @@ class Runtime:
             return
         with self._lock:
             self._checked = now
+            if utcnow().date() != self._partitions_day:  # a service running for months keeps months ahead
+                self._partitions_day = utcnow().date()
+                create_ahead(self.engine, utcnow())
             with self.session() as s:
                 state = {row.key: row for row in s.scalars(select(ServiceState))}
                 content = state.get(CONTENT_KEY)

@@ -47,6 +47,11 @@ class ServiceSettings(Section):
 
 class StoreSettings(Section):
     database_url: str | None = Field(None, description="SQLAlchemy URL of the store; default: `sqlite:///<var>/tutor.db`; production: `postgresql+psycopg://postgres@127.0.0.1:5432/tutor`.")
+    redis_url: str | None = Field(
+        None, pattern=r"^(redis|rediss|redis\+unix)://[^\s]*$",
+        description="Redis that holds the keys' rate-limit counts, shared by every worker and replica (`redis://127.0.0.1:6379/0`); "
+                    "unset: each worker counts alone. If Redis stops answering, each worker counts alone until it is back.",
+    )
 
 
 class ContentSettings(Section):

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
+from tutor.operations import metrics
 from tutor.store.bulk_writes import insert_events, insert_learners, upsert_mastery
 from tutor.store.tables import AnswerHistory, Event, Mastery
 from tutor.tracing.artefacts import MasteryModel
@@ -86,6 +87,7 @@ def record_events(session: Session, events: list[LearnerEvent], model: MasteryMo
         else:
             outcome.statuses.append("duplicate")
     apply_answers(session, [e for e in fresh if e.kind == "answer"], model, now)
+    metrics.count_events((e.source, e.kind, status, e.skip_reason) for e, status in zip(events, outcome.statuses))
     return outcome
 
 
@@ -93,11 +95,10 @@ def _replay(session: Session, learner: str, skill: str, model: MasteryModel, bas
     """Mastery of one skill recomputed from the stored answers in time order, from the retention base."""
     base_p, base_n, base_until = base
     p, n, last = (base_p, base_n, base_until) if base_p is not None else (model.params(skill).prior, 0, None)
-    rows = session.execute(
-        select(Event.skills, Event.score, Event.occurred_at)
-        .where(Event.learner_id == learner, Event.kind == "answer")
-        .order_by(Event.occurred_at, Event.id)
-    )
+    query = select(Event.skills, Event.score, Event.occurred_at).where(Event.learner_id == learner, Event.kind == "answer")
+    if base_until is not None:  # what retention folded is not read again (and, on PostgreSQL, its months are not scanned)
+        query = query.where(Event.occurred_at > base_until)
+    rows = session.execute(query.order_by(Event.occurred_at, Event.id))
     for skills, score, occurred in rows:
         occurred = as_utc(occurred)
         if skill in skills and (base_until is None or occurred > base_until):

@@ -27,7 +27,7 @@ class KeyRequest(BaseModel):
     name: CleanText = Field(min_length=1, max_length=120, examples=["Nền tảng học tập tỉnh A"])
     scopes: list[Annotated[str, Field(max_length=20), checked_text()]] = Field(min_length=1, examples=[["platform"]], description=f"Any of: {', '.join(SCOPES)}.")
     learner_id: LearnerIdText | None = Field(None, description="For learner-scope keys: the learner it belongs to.")
-    rate_per_minute: int | None = Field(None, ge=1, le=1_000_000, description="Requests a minute per worker; none = no limit.")
+    rate_per_minute: int | None = Field(None, ge=1, le=1_000_000, description="Requests a minute, across workers with TUTOR_REDIS_URL (else per worker); none = no limit.")
 
 
 class KeyInfo(BaseModel):

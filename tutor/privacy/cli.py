@@ -28,6 +28,7 @@ class Scope(str, Enum):
     learner = "learner"
     researcher = "researcher"
     admin = "admin"
+    operations = "operations"
 
 
 if [s.value for s in Scope] != list(SCOPES):
@@ -45,7 +46,7 @@ def create(
     scope: list[Scope] = typer.Option(..., "--scope", help="Repeat for several scopes."),
     name: str = typer.Option("unnamed", help="Who the key is for."),
     learner: str | None = typer.Option(None, help="For learner-scope keys: the learner's platform id."),
-    rate_per_minute: int | None = typer.Option(None, help="Requests a minute per worker (429 beyond); default no limit."),
+    rate_per_minute: int | None = typer.Option(None, help="Requests a minute (429 beyond), across workers with TUTOR_REDIS_URL, else per worker; default no limit."),
 ) -> None:
     """Print a new key once; only its hash is stored."""
     settings, sessions = _sessions()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from limits import RateLimitItemPerMinute
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,11 +20,14 @@ from tutor.clock import as_utc, utcnow
 from tutor.errors import Invalid, NotFound
 from tutor.store.tables import ApiClient
 
+log = logging.getLogger("tutor")
+
 SCOPES = {
     "platform": "send events, read mastery and recommendations",
     "learner": "ask questions, read own mastery only",
     "researcher": "export pseudonymised logs",
     "admin": "content, models, keys",
+    "operations": "read the service's metrics (/metrics); no learner data",
 }
 
 
@@ -80,24 +87,47 @@ def revoke(session: Session, prefix: str, when: datetime | None = None) -> bool:
 
 
 class RateLimiter:
-    """Token buckets per key, in this worker: `rate_per_minute` requests a minute, bursts up to that many."""
+    """Per-key limits: at most `rate_per_minute` requests in any 60 seconds (a moving window, from the `limits` library).
 
-    def __init__(self) -> None:
-        self._buckets: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    With a Redis URL the counts live in Redis, so every worker and every replica shares one limit per
+    key; without one, each worker counts alone. If Redis stops answering, the limiter fails open to
+    the worker's own counts: requests still go through (a limiter must not take the intake down with
+    it), each worker still holds the key to its own limit, a warning is logged, and Redis is tried
+    again after `retry_seconds`.
+    """
 
-    def wait_seconds(self, client_id: int, rate_per_minute: int, now: float | None = None) -> float:
-        """0 when the request may go ahead (and is counted), else how long until it may."""
-        now = time.monotonic() if now is None else now
-        per_second = rate_per_minute / 60.0
-        with self._lock:
-            tokens, last = self._buckets.get(client_id, (float(rate_per_minute), now))
-            tokens = min(float(rate_per_minute), tokens + (now - last) * per_second)
-            if tokens >= 1.0:
-                self._buckets[client_id] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[client_id] = (tokens, now)
-            return (1.0 - tokens) / per_second
+    def __init__(self, redis_url: str | None = None, retry_seconds: float = 5.0) -> None:
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared = None
+        if redis_url:
+            shared = storage_from_string(redis_url, key_prefix="tutor", wrap_exceptions=True, socket_connect_timeout=0.25, socket_timeout=0.25)
+            self._shared = MovingWindowRateLimiter(shared)
+        self.retry_seconds = retry_seconds
+        self._shared_down_until = 0.0
+        self.shared_failures = 0
+
+    @property
+    def shared(self) -> bool:
+        """Whether the counts are shared through Redis right now."""
+        return self._shared is not None and time.monotonic() >= self._shared_down_until
+
+    def wait_seconds(self, key: str, rate_per_minute: int) -> float:
+        """0 when the request may go ahead (and is counted), else how long until it may. `key` names the credential (its prefix)."""
+        item = RateLimitItemPerMinute(rate_per_minute)
+        if self._shared is not None and self.shared:
+            try:
+                return self._wait(self._shared, item, key)
+            except StorageError as exc:
+                self.shared_failures += 1
+                self._shared_down_until = time.monotonic() + self.retry_seconds
+                log.warning("rate limits: Redis unreachable (%s); counting in this worker for %.0f s", type(exc.storage_error).__name__, self.retry_seconds)
+        return self._wait(self._local, item, key)
+
+    @staticmethod
+    def _wait(limiter: MovingWindowRateLimiter, item: RateLimitItemPerMinute, key: str) -> float:
+        if limiter.hit(item, "key", key):
+            return 0.0
+        return max(limiter.get_window_stats(item, "key", key).reset_time - time.time(), 0.001)
 
 
 def development_key(session: Session, path: Path) -> str | None:

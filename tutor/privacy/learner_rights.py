@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
 from tutor.events.intake import fold_answer_histories
+from tutor.store.partitions import forget_event_ids, remove_events_until
 from tutor.store.tables import AnswerHistory, ApiClient, Erasure, Event, Learner, Mastery, XapiStatement
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.equations import update
@@ -53,6 +54,7 @@ def erase(session: Session, learner: str) -> int | None:
     """Delete every row about a learner; returns the number of rows, or None when nothing was held."""
     if session.get(Learner, learner, with_for_update=True) is None:
         return None
+    forget_event_ids(session, learner)
     rows = 0
     tables = ((XapiStatement, XapiStatement.learner_id), (Event, Event.learner_id), (Mastery, Mastery.learner_id), (AnswerHistory, AnswerHistory.learner_id),
               (ApiClient, ApiClient.learner_id), (Learner, Learner.id))
@@ -63,10 +65,11 @@ def erase(session: Session, learner: str) -> int | None:
 
 
 def apply_retention(session: Session, model: MasteryModel, days: int, now: datetime | None = None) -> int:
-    """Fold answers older than `days` into each skill's base and delete those raw events; returns rows deleted."""
+    """Fold answers older than `days` into each skill's base, then remove those raw events; returns how many went.
+
+    On PostgreSQL whole months past the horizon are dropped as partitions (tutor.store.partitions)."""
     horizon = (now or utcnow()) - timedelta(days=days)
     learners = session.scalars(select(Event.learner_id).where(Event.occurred_at <= horizon).distinct()).all()
-    deleted = 0
     for learner in learners:
         session.get(Learner, learner, with_for_update=True)
         old = session.execute(
@@ -89,11 +92,11 @@ def apply_retention(session: Session, model: MasteryModel, days: int, now: datet
             m.base_p, m.base_n, m.base_until = p, n, horizon
         if model.next_answer is not None and learner is not None:
             _history_base(session, model.next_answer, learner, old, horizon)
-        deleted += cast(CursorResult, session.execute(delete(Event).where(Event.learner_id == learner, Event.occurred_at <= horizon))).rowcount
-        if model.next_answer is not None and learner is not None:
-            fold_answer_histories(session, [], model, utcnow(), rebuild=[learner])
-        session.execute(delete(XapiStatement).where(XapiStatement.learner_id == learner, XapiStatement.occurred_at <= horizon))
-    return deleted
+    removed = remove_events_until(session, horizon)
+    session.execute(delete(XapiStatement).where(XapiStatement.occurred_at <= horizon))
+    if model.next_answer is not None:
+        fold_answer_histories(session, [], model, utcnow(), rebuild=[learner for learner in learners if learner is not None])
+    return removed
 
 
 def _history_base(session: Session, na: NextAnswerModel, learner: str, old: Sequence, horizon: datetime) -> None:

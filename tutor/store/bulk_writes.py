@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
+from tutor.store.partitions import ensure_partitions
 from tutor.store.tables import Event, Learner, Mastery
 
 EVENT_COLUMNS = (
@@ -66,11 +67,30 @@ def insert_learners(session: Session, ids: list[str], now: datetime) -> None:
         session.execute(sqlite.insert(_table(Learner)).on_conflict_do_nothing(index_elements=["id"]), [{"id": i, "created_at": now} for i in ids])
 
 
+def _new_events() -> TextClause:
+    """One statement: claim each id in event_ids (the id's first writer wins, a concurrent one waits for it), then
+    insert into the partitioned events only the rows whose id was claimed here."""
+    names = ", ".join(n for n, _ in EVENT_COLUMNS)
+    record = ", ".join(f"{n} {kind}" for n, kind in EVENT_COLUMNS)
+    return text(
+        f"WITH batch AS (SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS t({record})), "
+        "claimed AS (INSERT INTO event_ids (event_id, occurred_at) SELECT event_id, occurred_at FROM batch ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+        f"INSERT INTO events ({names}) SELECT {names} FROM batch JOIN claimed USING (event_id) RETURNING event_id"
+    )
+
+
 def insert_events(session: Session, rows: list[dict]) -> set[str]:
-    """Insert events whose id is new; return the ids actually inserted."""
+    """Insert events whose id is new; return the ids actually inserted. Of one id given twice, the first row counts.
+
+    On PostgreSQL the month partitions the rows need are made first (tutor.store.partitions).
+    """
+    first: dict[str, dict] = {}
+    for row in rows:
+        first.setdefault(row["event_id"], row)
+    rows = list(first.values())
     if _postgres(session):
-        sql = _from_json("events", EVENT_COLUMNS, "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-        return set(session.scalars(sql, {"rows": _json(rows)}))
+        ensure_partitions(session, [row["occurred_at"] for row in rows])
+        return set(session.scalars(_new_events(), {"rows": _json(rows)}))
     table = _table(Event)
     stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
     return set(session.scalars(stmt, rows))

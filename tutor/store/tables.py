@@ -40,7 +40,12 @@ class Learner(Base):
 
 
 class Event(Base):
-    """One learner event: a graded answer, a lesson exposure, or a statement acknowledged but skipped."""
+    """One learner event: a graded answer, a lesson exposure, or a statement acknowledged but skipped.
+
+    On PostgreSQL (migration 0011) the table is partitioned by month of `occurred_at` (tutor.store.partitions):
+    its primary key is (id, occurred_at), event ids are unique through the `event_ids` table, and it has no
+    foreign key to learners (the intake writes the learner in the same transaction; erasure deletes events itself).
+    """
 
     __tablename__ = "events"
 

@@ -1,0 +1,1 @@
+"""Running the service: Prometheus metrics (`/metrics`) and the request id carried by every log line."""
