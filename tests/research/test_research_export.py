@@ -47,3 +47,17 @@ def test_parquet_export_is_partitioned_by_day_and_read_back_by_the_trainer(clien
     assert sorted(log.score.tolist()) == sorted(row["score"] for row in lines)
     with pytest.raises(ValueError, match="not an empty folder"):
         export.export_parquet(runtime.session, runtime.settings.pseudonym_key, out)
+
+
+def test_research_export_command_writes_a_folder_and_refuses_a_bad_moment(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tutor.cli import app
+
+    monkeypatch.setenv("TUTOR_DATABASE_URL", f"sqlite:///{tmp_path / 'tutor.db'}")
+    runner = CliRunner()
+    bad = runner.invoke(app, ["research", "export", "--out", str(tmp_path / "lake"), "--since", "last tuesday"])
+    assert bad.exit_code == 2 and "--since 'last tuesday' is not an ISO 8601" in bad.output
+    ok = runner.invoke(app, ["research", "export", "--out", str(tmp_path / "lake"), "--since", "2026-11-20"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["rows"] == 0 and (tmp_path / "lake").is_dir()

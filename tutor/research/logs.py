@@ -158,6 +158,10 @@ def _check_columns(path: Path, header: Iterable[str], unit: str = "line", line: 
 
 def read_events(path: str | Path) -> ResponseLog:
     """Read the project's event log (CSV, JSON lines or Parquet, chosen by the file suffix)."""
+    if is_dataset(path) or Path(path).suffix.lower() in PARQUET_SUFFIXES:
+        fast = _parquet_columns(parquet_files(path) if is_dataset(path) else [Path(path)], str(path))
+        if fast is not None:
+            return fast
     if is_dataset(path):
         builder = ResponseLogBuilder(str(path))
         for f in parquet_files(path):
@@ -205,6 +209,81 @@ def read_events(path: str | Path) -> ResponseLog:
             raise LogFormatError(path, None, "no events in the file (header only)")
         return builder.build()
     raise LogFormatError(path, None, f"unknown event-log suffix {suffix!r}; use .csv, .tsv, .jsonl or .parquet")
+
+
+def _parquet_columns(files: list[Path], source: str) -> ResponseLog | None:
+    """A well-typed Parquet log read column-wise (learner_id text or integer, skill_ids text, score/correct numeric,
+    timestamp a timestamp or a number); None when anything is irregular, so that the row-wise reader names the row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        tables = []
+        for f in files:
+            names = pq.ParquetFile(f).schema_arrow.names
+            want = [c for c in ("learner_id", "skill_ids", "score", "correct", "timestamp", "order") if c in names]
+            tables.append(pq.read_table(f, columns=want))
+        table = pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    cols = set(table.column_names)
+    if table.num_rows == 0 or "learner_id" not in cols or "skill_ids" not in cols or not ({"score", "correct"} & cols):
+        return None
+    learner, skills = table.column("learner_id"), table.column("skill_ids")
+    if not (pa.types.is_string(learner.type) or pa.types.is_integer(learner.type)) or not pa.types.is_string(skills.type):
+        return None
+    if learner.null_count or skills.null_count:
+        return None
+    learner = pc.utf8_trim_whitespace(pc.cast(learner, pa.string()))
+    split = pc.split_pattern(skills.combine_chunks(), SKILL_SEPARATOR)
+    values = pc.utf8_trim_whitespace(split.values)
+    lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False).astype(np.int64)
+    if pc.any(pc.equal(pc.utf8_length(values), 0)).as_py() or pc.any(pc.equal(pc.utf8_length(learner), 0)).as_py():
+        return None
+    score = np.full(table.num_rows, np.nan)
+    if "correct" in cols:
+        c = table.column("correct")
+        if not (pa.types.is_integer(c.type) or pa.types.is_boolean(c.type) or pa.types.is_floating(c.type)):
+            return None
+        c = pc.cast(c, pa.float64()).to_numpy(zero_copy_only=False)
+        score = np.where(np.isin(c, (0.0, 1.0)), c, np.nan)
+    if "score" in cols:
+        sc = table.column("score")
+        if not (pa.types.is_integer(sc.type) or pa.types.is_floating(sc.type)):
+            return None
+        sc = pc.cast(sc, pa.float64()).to_numpy(zero_copy_only=False)
+        score = np.where(np.isnan(sc), score, sc)
+    if np.isnan(score).any() or (score < 0).any() or (score > 1).any():
+        return None
+    order = None
+    for name in ("timestamp", "order"):
+        if name in cols:
+            t = table.column(name)
+            if t.null_count:
+                return None
+            if pa.types.is_timestamp(t.type):
+                order = pc.cast(pc.cast(t, pa.timestamp("us", tz=t.type.tz)), pa.int64()).to_numpy(zero_copy_only=False) / 1e6
+            elif pa.types.is_integer(t.type) or pa.types.is_floating(t.type):
+                order = pc.cast(t, pa.float64()).to_numpy(zero_copy_only=False)
+            else:
+                return None
+            break
+    if order is not None and not np.isfinite(order).all():
+        return None
+    if (lengths > 1).any():  # a skill named twice in one answer is an error the row-wise reader names
+        multi = split.filter(pc.greater(pc.list_value_length(split), 1)).to_pylist()
+        if any(len({x.strip() for x in row}) != len(row) for row in multi):
+            return None
+    learners = learner.combine_chunks().dictionary_encode()  # codes in order of first appearance, as the builder interns them
+    skill_codes = values.dictionary_encode()
+    ptr = np.zeros(table.num_rows + 1, dtype=np.int64)
+    np.cumsum(lengths, out=ptr[1:])
+    return ResponseLog(
+        learner=learners.indices.to_numpy(zero_copy_only=False).astype(np.int64), learner_ids=learners.dictionary.to_pylist(),
+        skill_ptr=ptr, skill_idx=skill_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64), skill_ids=skill_codes.dictionary.to_pylist(),
+        score=score, order=np.arange(table.num_rows, dtype=np.float64) if order is None else order, source=source,
+    )
 
 
 def _add_parquet(path: Path, builder: ResponseLogBuilder) -> int:

@@ -330,11 +330,15 @@ def fit_bkt(spark, df, est: BKT, progress: bool = False) -> BKT:
                .sortWithinPartitions("learner", "si", *_ordered(df)))
     blocks = chained.mapInArrow(_blocks_of, BLOCK_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        blocks.count()
+        n_blocks = blocks.count()
+        t_em = time.perf_counter()
         run = _run_em(blocks, S, R, fit_skill, est._starting_points(default, S, limits), limits, est, default, progress, tqdm)
+        t_em = time.perf_counter() - t_em
     finally:
         blocks.unpersist()
     _finish(est, run, skill_ids, n_resp, n_seq, fit_skill, limits, default)
+    est.spark_timings_ = {"chains_seconds": time.perf_counter() - t0 - t_em, "em_seconds": t_em, "em_iterations": int(run.n_iter.max(initial=0)),
+                          "observations": int(n_resp.sum()), "blocks": int(n_blocks)}
     est.n_rows_ = int(df.count())
     est.fit_seconds_ = time.perf_counter() - t0
     return est
