@@ -221,9 +221,10 @@ def summary(df) -> dict[str, Any]:
 
 
 def _partitions(n: int, per: int, spark) -> int:
+    """At least one partition per core of the cluster, and no more than ``per`` observations in one."""
     try:
-        cores = int(spark.conf.get("spark.default.parallelism", "0")) or os.cpu_count() or 2
-    except Exception:  # Spark Connect refuses to read some configurations
+        cores = int(spark.sparkContext.defaultParallelism)
+    except Exception:  # Spark Connect has no SparkContext; size for this machine's cores
         cores = os.cpu_count() or 2
     return max(cores, math.ceil(n / per))
 
