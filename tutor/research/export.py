@@ -82,17 +82,17 @@ class _DayFiles:
     buffered: int = 0
     files: int = 0
 
-    def add(self, day: str, row: tuple) -> None:
+    def add(self, day: str, rows: list[tuple]) -> None:
+        """Buffer rows of one day (a chunk's worth, column by column); write them out when a buffer is full."""
         buf = self.buffers.get(day)
         if buf is None:
             buf = self.buffers[day] = {name: [] for name in self.schema.names}
-        for name, value in zip(self.schema.names, row):
-            buf[name].append(value)
-        self.buffered += 1
-        n = len(buf["learner_id"])
-        if n >= ROW_GROUP:
+        for name, column in zip(self.schema.names, zip(*rows)):
+            buf[name].extend(column)
+        self.buffered += len(rows)
+        if len(buf["learner_id"]) >= ROW_GROUP:
             self.flush(day)
-        elif self.buffered >= MAX_BUFFERED:
+        while self.buffered >= MAX_BUFFERED:
             self.flush(max(self.buffers, key=lambda d: len(self.buffers[d]["learner_id"])))
 
     def flush(self, day: str) -> None:
@@ -150,12 +150,15 @@ def export_parquet(
     try:
         for rows in _answer_chunks(sessions, since, until, chunk):
             names: dict[str, str] = {}  # one HMAC per learner per chunk
+            by_day: dict[str, list[tuple]] = {}
             for r in rows:
                 lid = names.get(r.learner_id)
                 if lid is None:
                     lid = names[r.learner_id] = research_pseudonym(secret, r.learner_id)
                 at = as_utc(r.occurred_at)
-                days.add(at.strftime("%Y-%m-%d"), (lid, ";".join(r.skills), r.score, at, r.item_id))
+                by_day.setdefault(at.date().isoformat(), []).append((lid, ";".join(r.skills), r.score, at, r.item_id))
+            for day, day_rows in by_day.items():
+                days.add(day, day_rows)
             n += len(rows)
         days.close()
     except BaseException:
