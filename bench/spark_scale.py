@@ -173,7 +173,7 @@ def write_table() -> None:
             f"{jvm} | {r['loadavg']} | {r.get('failed', '')} |")
     fits_done = [r for r in rows if r["bench"] == "fit" and r.get("engine") == "spark" and "failed" not in r]
     if fits_done:
-        big = max(fits_done, key=lambda r: r["answers"])
+        big = max(fits_done, key=lambda r: (r["answers"], r["at"]))  # the largest log, its latest run
         per = big["seconds_per_answer_iteration_core"]
         it_s = per * 1e9 / 64
         lines += ["", f"Extrapolation to 10⁹ answers on 64 cores, from the largest Spark run ({big['answers']:,} answers, load average {big['loadavg']}): "
