@@ -7,6 +7,8 @@ generator is deliberately simple and documented so the artefact's numbers can be
     .venv/bin/python training/synthetic.py generate --learners 5000 --seed 2026
     # generate, fit BKT, write models/bkt-synthetic-v1 and point models/active at it
     .venv/bin/python training/synthetic.py build-default --learners 5000 --seed 2026
+    # at scale: 1M learners, 50M answers as Parquet shards (memory flat: one chunk of learners at a time)
+    .venv/bin/python training/synthetic.py lake --learners 1000000 --answers 50000000 --out var/lake-50m
 
 Generator (version ``synthetic-v1``)
 ------------------------------------
@@ -43,6 +45,15 @@ fraction of not-known answers followed by a transition to known (``learn``). tru
 both the generating and the effective values; the artefact's metadata reports the recovery error.
 
 Output: ``events`` CSV with learner_id, skill_ids, correct, timestamp (ISO 8601, UTC).
+
+At scale (``lake``, generator ``synthetic-lake-v1``): the same skills, parameters, stopping rule
+and prerequisite effects, simulated with numpy for a chunk of learners at a time (all learners of
+the chunk take their n-th skill together), written as one Parquet shard per chunk
+(``part-NNNNN.parquet``, the `events` columns), so memory does not grow with the log. Two
+simplifications make it vectorisable: each learner's skill order is one of 512 random topological
+orders drawn at the start, and instead of 6-30 skills each learner has a budget of answers
+(``--answers`` spread evenly over ``--learners``; the last skill is cut when it runs out), so the
+log has exactly the size asked for. No multi-skill items; truth.json holds the parameters only.
 """
 
 from __future__ import annotations
@@ -212,6 +223,82 @@ def write_events(rows, path: Path) -> None:
         w.writerows(rows)
 
 
+LAKE_VERSION = "synthetic-lake-v1"
+LAKE_ORDERS = 512
+
+
+def generate_lake(framework: Path, n_learners: int, n_answers: int, seed: int, out: Path, chunk: int = 50_000) -> dict:
+    """Write n_answers answers of n_learners learners as Parquet shards under out, chunk learners at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    skills = read_skills(framework)
+    params = true_parameters(skills, rng)
+    ids = [s.id for s in skills]
+    pos = {sid: i for i, sid in enumerate(ids)}
+    K = len(ids)
+    pre = np.zeros((K, K), dtype=bool)  # pre[s, q]: q is a prerequisite of s
+    for s in skills:
+        for q in s.prerequisites:
+            pre[pos[s.id], pos[q]] = True
+    arr = {n: np.array([params[sid][n] for sid in ids]) for n in ("prior", "learn", "guess", "slip")}
+    orders = np.array([[pos[x] for x in random_topological_order(skills, rng)] for _ in range(LAKE_ORDERS)])
+    skill_text = np.array(ids, dtype=object)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = datetime(2026, 9, 1, tzinfo=UTC).timestamp()
+    base, extra = divmod(n_answers, n_learners)
+    written, shard = 0, 0
+    schema = pa.schema([("learner_id", pa.string()), ("skill_ids", pa.string()), ("correct", pa.int8()), ("timestamp", pa.timestamp("s", tz="UTC"))])
+    for first in range(0, n_learners, chunk):
+        L = min(chunk, n_learners - first)
+        lid = np.arange(first, first + L)
+        budget = base + (lid < extra).astype(np.int64)
+        order = orders[rng.integers(LAKE_ORDERS, size=L)]
+        known = np.zeros((L, K), dtype=bool)
+        now = t0 + rng.uniform(0, 60 * 86400, L) + rng.uniform(7, 21, L) * 3600
+        out_l, out_s, out_y, out_t = [], [], [], []
+        for j in range(K):
+            live = budget > 0
+            if not live.any():
+                break
+            sid = order[:, j]
+            ready = ~(pre[sid] & ~known).any(axis=1)
+            prior = arr["prior"][sid] * np.where(ready, 1.0, NOT_READY_PRIOR)
+            learn = arr["learn"][sid] * np.where(ready, 1.0, NOT_READY_LEARN)
+            state = rng.random(L) < prior
+            going = live.copy()
+            streak = np.zeros(L, dtype=np.int64)
+            for n in range(MAX_ATTEMPTS):
+                ok = rng.random(L) < np.where(state, 1 - arr["slip"][sid], arr["guess"][sid])
+                emit = going & (budget > 0)
+                out_l.append(lid[emit])
+                out_s.append(sid[emit])
+                out_y.append(ok[emit])
+                out_t.append(now[emit])
+                budget -= emit
+                now = now + np.where(emit, rng.uniform(20, 120, L), 0.0)
+                streak = np.where(ok, streak + 1, 0)
+                state = state | (~state & (rng.random(L) < learn))
+                going = emit & ((n + 1 < MIN_ATTEMPTS) | (streak < STREAK))
+            known[np.arange(L), sid] = state
+            now = now + rng.uniform(2, 72, L) * 3600
+        learners = np.concatenate(out_l)
+        table = pa.table({
+            "learner_id": pa.array([f"syn-{k + 1:07d}" for k in learners.tolist()], pa.string()),
+            "skill_ids": pa.array(skill_text[np.concatenate(out_s)], pa.string()),
+            "correct": pa.array(np.concatenate(out_y).astype(np.int8)),
+            "timestamp": pa.array(np.concatenate(out_t).astype("datetime64[s]"), pa.timestamp("s", tz="UTC")),
+        }, schema=schema)
+        pq.write_table(table, out / f"part-{shard:05d}.parquet", compression="zstd")
+        written += table.num_rows
+        shard += 1
+    truth = {"generator": LAKE_VERSION, "seed": seed, "learners": n_learners, "answers_asked": n_answers, "answers": written,
+             "shards": shard, "parameters": params, "framework": str(framework)}
+    (out / "_truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+    return truth
+
+
 def recovery(truth: dict, fitted: dict[str, dict[str, float]]) -> dict:
     """Mean / max absolute error of the fitted parameters against the truth (effective prior/learn)."""
     out = {}
@@ -235,6 +322,13 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--multi-skill-rate", type=float, default=0.0)
         p.add_argument("--framework", type=Path, default=ROOT / "content" / "framework.yaml")
         p.add_argument("--out", type=Path, default=ROOT / "var" / "synthetic" / "events.csv")
+    lake = sub.add_parser("lake", help="N learners, M answers as Parquet shards, memory flat (for Spark and benchmarks).")
+    lake.add_argument("--learners", type=int, required=True)
+    lake.add_argument("--answers", type=int, required=True)
+    lake.add_argument("--seed", type=int, default=2026)
+    lake.add_argument("--chunk", type=int, default=50_000, help="Learners simulated (and written) at a time.")
+    lake.add_argument("--framework", type=Path, default=ROOT / "content" / "framework.yaml")
+    lake.add_argument("--out", type=Path, required=True)
     b = sub.choices["build-default"]
     b.add_argument("--model-dir", type=Path, default=ROOT / "models" / "bkt-synthetic-v1")
     b.add_argument("--version", default="bkt-synthetic-v1")
@@ -242,6 +336,12 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     t = time.perf_counter()
+    if args.cmd == "lake":
+        if args.learners < 1 or args.answers < 0:
+            ap.error("--learners must be at least 1 and --answers at least 0")
+        truth = generate_lake(args.framework, args.learners, args.answers, args.seed, args.out, args.chunk)
+        print(json.dumps({k: truth[k] for k in ("generator", "learners", "answers", "shards")} | {"seconds": round(time.perf_counter() - t, 1)}))
+        return
     rows, truth = generate(args.framework, args.learners, args.seed, args.multi_skill_rate)
     write_events(rows, args.out)
     truth_path = args.out.with_name("truth.json")

@@ -118,3 +118,33 @@ def test_public_kt_splits_read_with_documented_counts():
     assert (len(a), a.n_learners) == (224_218, 2_921)
     s = read_lines(SHARED_DATA / "kt" / "statics2011" / "test.csv")
     assert (len(s), s.n_learners) == (59_113, 104)
+
+
+def test_parquet_data_set_read_column_wise_equals_the_row_wise_reader(tmp_path):
+    from tests.research.test_research_cli import small_log
+    from tests.research.test_spark import write_lake
+    from tutor.research import logs
+
+    write_lake(small_log(60, 1), tmp_path / "lake")
+    files = logs.parquet_files(tmp_path / "lake")
+    assert [f.parent.name for f in files] == ["day=2026-11-01", "day=2026-11-02", "day=2026-11-03"]
+    fast = logs._parquet_columns(files, "lake")
+    assert fast is not None
+    builder = logs.ResponseLogBuilder("lake")
+    for f in files:
+        logs._add_parquet(f, builder)
+    slow = builder.build()
+    for name in ("learner", "skill_ptr", "skill_idx", "score", "order", "learner_ids", "skill_ids"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    assert len(read_log(str(tmp_path / "lake" / "day=*" / "*.parquet"))) == len(slow)
+
+
+def test_an_irregular_parquet_row_is_named_by_the_row_wise_reader(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"learner_id": ["a", "b"], "skill_ids": ["s", "s;s"], "correct": [1, 0]}), tmp_path / "x.parquet")
+    with pytest.raises(LogFormatError, match=r"x.parquet, row 2: skill_ids 's;s' names a skill twice"):
+        read_log(tmp_path, "events")
+    with pytest.raises(LogFormatError, match="no Parquet files"):
+        read_log(tmp_path / "nothing-*.parquet", "events")

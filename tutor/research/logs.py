@@ -4,7 +4,10 @@ Three on-disk formats are read; every reader returns a `ResponseLog` and raises 
 (a `tutor.errors.Invalid`, so a `ValueError`) naming the file, the line (or Parquet row) and the problem.
 
 ``events`` — the project's own event log, as CSV (``.csv``, comma or tab separated), JSON lines
-(``.jsonl``/``.ndjson``/``.json``, one object per line) or Parquet (``.parquet``/``.pq``).
+(``.jsonl``/``.ndjson``/``.json``, one object per line) or Parquet (``.parquet``/``.pq``), or a
+Parquet data set: a folder (searched recursively, as `tutor research export` writes it, one
+``day=YYYY-MM-DD`` folder per day) or a glob (``lake/day=2026-11-*/*.parquet``); its files are
+read in path order, one after the other, as if they were one file.
 One row is one graded answer. Columns (names are exact):
 
 =================  ===========================================================================
@@ -40,6 +43,7 @@ Lines may end with a trailing comma; blank lines between blocks are skipped. Lea
 from __future__ import annotations
 
 import csv
+import glob
 import hashlib
 import io
 import json
@@ -55,11 +59,44 @@ FORMATS = ("events", "pybkt", "lines")
 
 
 # --------------------------------------------------------------------------- readers
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def is_dataset(path: str | Path) -> bool:
+    """A folder or a glob of Parquet files rather than one file."""
+    return Path(path).is_dir() or glob.has_magic(str(path))
+
+
+def _parquet_under(folder: Path) -> list[Path]:
+    """Parquet files under folder, skipping hidden and ``_``-prefixed names (Spark's _SUCCESS, an export in progress)."""
+    return sorted(f for f in folder.rglob("*") if f.suffix.lower() in PARQUET_SUFFIXES and f.is_file()
+                  and not any(part.startswith((".", "_")) for part in f.relative_to(folder).parts))
+
+
+def parquet_files(path: str | Path) -> list[Path]:
+    """The Parquet files of a folder (recursively) or a glob, in path order; a LogFormatError if there are none."""
+    p = Path(path)
+    if p.is_dir():
+        found = _parquet_under(p)
+    else:
+        found = []
+        for m in sorted(glob.glob(str(path), recursive=True)):
+            found += _parquet_under(Path(m)) if Path(m).is_dir() else [Path(m)]
+    if not found:
+        raise LogFormatError(path, None, "no Parquet files (.parquet, .pq) here")
+    return found
+
+
 def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file; of a Parquet data set, of its files' names and contents in path order."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    files = parquet_files(path) if is_dataset(path) else [Path(path)]
+    for f in files:
+        if len(files) > 1 or is_dataset(path):
+            h.update(f.name.encode() + b"\0" + str(f.stat().st_size).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
     return h.hexdigest()
 
 
@@ -121,11 +158,26 @@ def _check_columns(path: Path, header: Iterable[str], unit: str = "line", line: 
 
 def read_events(path: str | Path) -> ResponseLog:
     """Read the project's event log (CSV, JSON lines or Parquet, chosen by the file suffix)."""
+    if is_dataset(path) or Path(path).suffix.lower() in PARQUET_SUFFIXES:
+        fast = _parquet_columns(parquet_files(path) if is_dataset(path) else [Path(path)], str(path))
+        if fast is not None:
+            return fast
+    if is_dataset(path):
+        builder = ResponseLogBuilder(str(path))
+        for f in parquet_files(path):
+            builder.source = str(f)  # errors name the file and its row
+            _add_parquet(f, builder)
+        builder.source = str(path)
+        if not builder.counts:
+            raise LogFormatError(path, None, "no events in the data set")
+        return builder.build()
     path = Path(path)
     suffix = path.suffix.lower()
     builder = ResponseLogBuilder(str(path))
-    if suffix in (".parquet", ".pq"):
-        return _read_events_parquet(path, builder)
+    if suffix in PARQUET_SUFFIXES:
+        if _add_parquet(path, builder) == 0:
+            raise LogFormatError(path, None, "no events in the file")
+        return builder.build()
     if suffix in (".jsonl", ".ndjson", ".json"):
         with _open_text(path) as fh:
             n = 0
@@ -159,27 +211,105 @@ def read_events(path: str | Path) -> ResponseLog:
     raise LogFormatError(path, None, f"unknown event-log suffix {suffix!r}; use .csv, .tsv, .jsonl or .parquet")
 
 
-def _read_events_parquet(path: Path, builder: ResponseLogBuilder) -> ResponseLog:
+def _parquet_columns(files: list[Path], source: str) -> ResponseLog | None:
+    """A well-typed Parquet log read column-wise (learner_id text or integer, skill_ids text, score/correct numeric,
+    timestamp a timestamp or a number); None when anything is irregular, so that the row-wise reader names the row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        tables = []
+        for f in files:
+            names = pq.ParquetFile(f).schema_arrow.names
+            want = [c for c in ("learner_id", "skill_ids", "score", "correct", "timestamp", "order") if c in names]
+            tables.append(pq.read_table(f, columns=want))
+        table = pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    cols = set(table.column_names)
+    if table.num_rows == 0 or "learner_id" not in cols or "skill_ids" not in cols or not ({"score", "correct"} & cols):
+        return None
+    learner, skills = table.column("learner_id"), table.column("skill_ids")
+    if not (pa.types.is_string(learner.type) or pa.types.is_integer(learner.type)) or not pa.types.is_string(skills.type):
+        return None
+    if learner.null_count or skills.null_count:
+        return None
+    learner = pc.utf8_trim_whitespace(pc.cast(learner, pa.string()))
+    split = pc.split_pattern(skills.combine_chunks(), SKILL_SEPARATOR)
+    values = pc.utf8_trim_whitespace(split.values)
+    lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False).astype(np.int64)
+    if pc.any(pc.equal(pc.utf8_length(values), 0)).as_py() or pc.any(pc.equal(pc.utf8_length(learner), 0)).as_py():
+        return None
+    score = np.full(table.num_rows, np.nan)
+    if "correct" in cols:
+        c = table.column("correct")
+        if not (pa.types.is_integer(c.type) or pa.types.is_boolean(c.type) or pa.types.is_floating(c.type)):
+            return None
+        c = pc.cast(c, pa.float64()).to_numpy(zero_copy_only=False)
+        score = np.where(np.isin(c, (0.0, 1.0)), c, np.nan)
+    if "score" in cols:
+        sc = table.column("score")
+        if not (pa.types.is_integer(sc.type) or pa.types.is_floating(sc.type)):
+            return None
+        sc = pc.cast(sc, pa.float64()).to_numpy(zero_copy_only=False)
+        score = np.where(np.isnan(sc), score, sc)
+    if np.isnan(score).any() or (score < 0).any() or (score > 1).any():
+        return None
+    order = None
+    for name in ("timestamp", "order"):
+        if name in cols:
+            t = table.column(name)
+            if t.null_count:
+                return None
+            if pa.types.is_timestamp(t.type):
+                order = pc.cast(pc.cast(t, pa.timestamp("us", tz=t.type.tz)), pa.int64()).to_numpy(zero_copy_only=False) / 1e6
+            elif pa.types.is_integer(t.type) or pa.types.is_floating(t.type):
+                order = pc.cast(t, pa.float64()).to_numpy(zero_copy_only=False)
+            else:
+                return None
+            break
+    if order is not None and not np.isfinite(order).all():
+        return None
+    if (lengths > 1).any():  # a skill named twice in one answer is an error the row-wise reader names
+        multi = split.filter(pc.greater(pc.list_value_length(split), 1)).to_pylist()
+        if any(len({x.strip() for x in row}) != len(row) for row in multi):
+            return None
+    learners = learner.combine_chunks().dictionary_encode()  # codes in order of first appearance, as the builder interns them
+    skill_codes = values.dictionary_encode()
+    ptr = np.zeros(table.num_rows + 1, dtype=np.int64)
+    np.cumsum(lengths, out=ptr[1:])
+    return ResponseLog(
+        learner=learners.indices.to_numpy(zero_copy_only=False).astype(np.int64), learner_ids=learners.dictionary.to_pylist(),
+        skill_ptr=ptr, skill_idx=skill_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64), skill_ids=skill_codes.dictionary.to_pylist(),
+        score=score, order=np.arange(table.num_rows, dtype=np.float64) if order is None else order, source=source,
+    )
+
+
+def _add_parquet(path: Path, builder: ResponseLogBuilder) -> int:
+    """Add a Parquet file's rows to builder, a row group at a time; returns the number of rows."""
     try:  # imported here: only Parquet files need pyarrow, and it is slow to import
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover
         raise LogFormatError(path, None, "reading Parquet needs pyarrow (pip install pyarrow)") from None
     try:
-        table = pq.read_table(path)
+        pf = pq.ParquetFile(path)
+        _check_columns(path, pf.schema_arrow.names, line=None)
+        n = 0
+        for batch in pf.iter_batches(batch_size=65_536):
+            cols = {c: batch.column(c).to_pylist() for c in batch.schema.names}
+            names = list(cols)
+            for i in range(batch.num_rows):
+                builder.add_mapping({c: cols[c][i] for c in names}, n + i + 1, unit="row")
+            n += batch.num_rows
     except FileNotFoundError:
         raise LogFormatError(path, None, "file not found") from None
     except (pa.ArrowException, OSError, ValueError) as exc:  # pyarrow raises several types for a broken file
+        if isinstance(exc, LogFormatError):
+            raise
         raise LogFormatError(path, None, f"not a readable Parquet file ({exc})") from None
-    _check_columns(path, table.column_names, line=None)
-    cols = {c: table.column(c).to_pylist() for c in table.column_names}
-    n = table.num_rows
-    names = list(cols)
-    for i in range(n):
-        builder.add_mapping({c: cols[c][i] for c in names}, i + 1, unit="row")
-    if n == 0:
-        raise LogFormatError(path, None, "no events in the file")
-    return builder.build()
+    return n
 
 
 PYBKT_COLUMNS = ("user_id", "skill_name", "correct", "order_id")

@@ -49,6 +49,17 @@ def write_report(
     directory: Path, p: np.ndarray, y_score: np.ndarray, y_label: np.ndarray, result: dict, context: dict
 ) -> None:
     """report.md with the metrics (and per-fold ones), roc.png and reliability.png in directory."""
+    roc = roc_curve(y_label, p)[:2] if result["auc"] is not None else None
+    write_report_parts(directory, roc, reliability_table(p, y_score), result, context)
+
+
+def write_report_parts(
+    directory: Path, roc: tuple[np.ndarray, np.ndarray] | None, table: list[dict[str, Any]], result: dict, context: dict
+) -> None:
+    """The report from its parts: (false positive rates, true positive rates) and the reliability table.
+
+    A distributed evaluation (tutor.research.spark_training) builds them from per-bin counts,
+    without the predictions in one process."""
     import matplotlib  # imported here: matplotlib is slow to import and only reports draw
 
     matplotlib.use("Agg")
@@ -56,8 +67,8 @@ def write_report(
 
     directory.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    if result["auc"] is not None:
-        fpr, tpr, _ = roc_curve(y_label, p)
+    if roc is not None:
+        fpr, tpr = roc
         ax.plot(fpr, tpr, label=f"AUC = {result['auc']:.4f}")
     ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8)
     ax.set_xlabel("false positive rate")
@@ -68,7 +79,6 @@ def write_report(
     fig.savefig(directory / "roc.png", dpi=110)
     plt.close(fig)
 
-    table = reliability_table(p, y_score)
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8, label="perfect calibration")
     ax.plot([r["mean_predicted"] for r in table], [r["observed"] for r in table], "o-", label="model")

@@ -15,6 +15,7 @@ pooled held-out predictions are scored.
 from __future__ import annotations
 
 import platform
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -26,13 +27,15 @@ from sklearn.base import clone
 from tqdm import tqdm
 
 from tutor.errors import Invalid
+from tutor.research import spark_training
 from tutor.research.logs import file_sha256, read_log
-from tutor.research.reports import metrics, write_report
+from tutor.research.reports import metrics, write_report, write_report_parts
 from tutor.tracing.artefacts import ArtefactError, read_json_object
 from tutor.tracing.bkt import BKT
 from tutor.tracing.next_answer import NextAnswerModel
 
 MODELS = ("bkt", "next-answer")
+ENGINES = ("local", "spark")
 Model = BKT | NextAnswerModel
 
 
@@ -98,26 +101,48 @@ def train_artefact(
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
     extra_metadata: dict | None = None,
+    engine: str = "local",
+    master: str = "local[*]",
 ) -> dict[str, Any]:
-    """Fit and write an artefact; returns its metadata (used by `tutor train` and training scripts)."""
-    log = read_log(data, fmt)
+    """Fit and write an artefact; returns its metadata (used by `tutor train` and training scripts).
+
+    ``engine="spark"`` fits on Apache Spark (``master``); the artefact is the same, with
+    ``engine`` and ``spark_master`` in its metadata."""
     est = make_model(kind, seed, overrides)
-    t0 = time.perf_counter()
-    est.fit(log, progress=progress)
-    seconds = time.perf_counter() - t0
-    sha = file_sha256(data)
+    if engine == "spark":
+        if not isinstance(est, BKT):
+            raise Invalid("--engine spark trains bkt; the next-answer model is trained in process (tutor train --model next-answer) "
+                          "and evaluated on Spark (tutor evaluate --engine spark)")
+        spark = spark_training.spark_session(master)
+        t0 = time.perf_counter()
+        with spark_training.answers_frame(spark, data, fmt) as df:
+            spark_training.fit_bkt(spark, df, est, progress)
+            seconds = time.perf_counter() - t0
+            data_summary = spark_training.summary(df)
+        engine_meta: dict[str, Any] = {"engine": "spark", "spark_master": master}
+    elif engine == "local":
+        log = read_log(data, fmt)
+        t0 = time.perf_counter()
+        est.fit(log, progress=progress)
+        seconds = time.perf_counter() - t0
+        data_summary = log.summary()
+        engine_meta = {"engine": "local"}
+    else:
+        raise Invalid(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    sha = file_sha256(data) if "://" not in str(data) else ""
     meta: dict[str, Any] = {
         "kind": kind,
-        "version": version or f"{kind}-{sha[:10]}-s{seed}",
+        "version": version or f"{kind}-{(sha or 'remote')[:10]}-s{seed}",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": kind,
         "seed": seed,
-        "data": {"path": str(data), "format": fmt, "sha256": sha, **log.summary()},
+        "data": {"path": str(data), "format": fmt, "sha256": sha, **data_summary},
         "data_sha256": sha,
-        "n_rows": len(log),
+        "n_rows": data_summary["n_rows"],
         "training_seconds": round(seconds, 3),
         "hyperparameters": _jsonable(est.get_params()),
         "software": _versions(),
+        **engine_meta,
     }
     if isinstance(est, BKT):
         diag = est.diagnostics_
@@ -152,9 +177,31 @@ def evaluate_artefact(
     report: Path | None = None,
     seed: int = 0,
     progress: bool = True,
+    engine: str = "local",
+    master: str = "local[*]",
 ) -> dict[str, Any]:
-    """Score an artefact on a log (or cross-validate its kind and hyper-parameters) and write the report."""
+    """Score an artefact on a log (or cross-validate its kind and hyper-parameters) and write the report.
+
+    ``engine="spark"`` predicts in Spark's partitions and sums per-bin counts (see
+    `tutor.research.spark_training.evaluate`); cross-validation runs in process only."""
+    if engine not in ENGINES:
+        raise Invalid(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     kind, est, meta = load_model(model_dir)
+    if report is None:
+        report = Path(model_dir) / "evaluation" / (re.sub(r"[^\w.=-]+", "_", Path(str(data).rstrip("/*")).stem) + (f"-cv{folds}" if folds else ""))
+    if engine == "spark":
+        if folds:
+            raise Invalid("--folds runs in process; drop --engine spark, or evaluate a test split on Spark")
+        spark = spark_training.spark_session(master)
+        with spark_training.answers_frame(spark, data, fmt) as df:
+            result, roc, table = spark_training.evaluate(spark, df, est)
+        out = {**result, "model": str(model_dir), "kind": kind, "data": str(data), "format": fmt, "folds": None, "report": str(report),
+               "engine": "spark", "auc_method": f"{spark_training.HISTOGRAM_BINS}-bin histogram of the predictions, ties within a bin counted half"}
+        context = {"model": str(model_dir), "kind": kind, "version": meta.get("version"), "data": str(data), "format": fmt,
+                   "data_sha256": file_sha256(data) if "://" not in str(data) else "-",
+                   "protocol": "the artefact predicts every row from the same learner's earlier rows (each learner starts from scratch), on Spark"}
+        write_report_parts(Path(report), roc, table, out, context)
+        return out
     log = read_log(data, fmt)
     fold_metrics = []
     if folds:
@@ -172,8 +219,6 @@ def evaluate_artefact(
         protocol = "the artefact predicts every row from the same learner's earlier rows (each learner starts from scratch)"
     result = metrics(log.score, log.label, p)
     sha = file_sha256(data)
-    if report is None:
-        report = Path(model_dir) / "evaluation" / (Path(data).stem + (f"-cv{folds}" if folds else ""))
     out = {**result, "model": str(model_dir), "kind": kind, "data": str(data), "format": fmt,
            "folds": folds, "report": str(report)}
     if fold_metrics:
