@@ -3,6 +3,7 @@ aligner's calibration (tutor/catalog/alignment_calibration.json, unless --no-wri
 
     .venv/bin/python bench/alignment_bench.py                 # BM25 and e5-small (a few minutes on 2 cores)
     .venv/bin/python bench/alignment_bench.py --encoder bm25  # BM25 only (about a minute)
+    .venv/bin/python bench/alignment_bench.py --vector-cache /tmp/e5-vectors.npz  # keep the encoder's vectors for the next run
 
 Every bundled lesson, and each of its items, is aligned with its tags hidden by an aligner whose
 exemplars are the other 47 lessons and their items, in Vietnamese, English and Vietnamese without
@@ -11,8 +12,8 @@ an exemplar: its competence is found from the framework's description and from t
 same competence at the other band, and its band from the lessons of the other competences.
 A second kind of text, `item-known`, is each item aligned with only itself left out (its lesson's
 sections and other items stay): an imported course that covers a bundled lesson's topic.
-The fusion weights are chosen on a grid, for every lesson on the other lessons only (nested
-leave-one-out); the confidence is a logistic fit cross-validated by lesson. So every number here is
+The fusion weights are chosen on a grid, for lessons and for items apart, for every lesson on the
+other lessons only (nested leave-one-out); the confidence is a logistic fit cross-validated by lesson. So every number here is
 out of sample. Competence top-k ranks competences by their best skill.
 """
 
@@ -22,6 +23,7 @@ import argparse
 import datetime
 import json
 import os
+import pickle
 import platform
 import sys
 import time
@@ -43,6 +45,8 @@ from tutor.catalog.alignment import (  # noqa: E402
 )
 from tutor.catalog.alignment_tuning import (  # noqa: E402
     GRID_DENSE,
+    GRID_LEAD,
+    ITEM_LEAD,
     KINDS,
     SLICES,
     MemoEncoder,
@@ -52,8 +56,8 @@ from tutor.catalog.alignment_tuning import (  # noqa: E402
     held_out_evidence,
     known_lesson_evidence,
     measurement_notes,
-    nested_choice,
     nested_scores,
+    per_kind_choice,
     ranks,
     stack,
 )
@@ -86,13 +90,10 @@ def table(r, s: Stacked) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def methods(with_encoder: bool) -> dict[str, dict]:
-    """The grids compared: which channels, which exemplar summary."""
-    out = {}
-    for mode in ("nearest", "centroid"):
-        out[f"bm25 {mode}"] = {"dense": (0.0,), "modes": (mode,)}
-        if with_encoder:
-            out[f"dense {mode}"] = {"dense": (1.0,), "modes": (mode,)}
-            out[f"fused {mode}"] = {"dense": GRID_DENSE, "modes": (mode,)}
+    """The grids compared: which channels, the lead or not (for lessons; items never get it, `ITEM_LEAD`), nearest exemplars (the shipped fit also tries centroids)."""
+    out = {"bm25": {"dense": (0.0,), "lead": (0.0,)}, "bm25 + lead": {"dense": (0.0,), "lead": GRID_LEAD}}
+    if with_encoder:
+        out |= {"dense": {"dense": (1.0,), "lead": (0.0,)}, "fused": {"dense": GRID_DENSE, "lead": (0.0,)}, "fused + lead": {"dense": GRID_DENSE, "lead": GRID_LEAD}}
     return out
 
 
@@ -130,6 +131,8 @@ def main() -> None:
     ap.add_argument("--encoder", default="e5-small", help="e5-small (default; BM25 is measured too) or bm25")
     ap.add_argument("--no-write-calibration", action="store_true")
     ap.add_argument("--render", action="store_true", help="only rewrite alignment.md from alignment.json")
+    ap.add_argument("--evidence-cache", type=Path, help="a pickle of the held-out evidence (read if present, else written): rerun the fits alone")
+    ap.add_argument("--vector-cache", type=Path, help="an .npz file keeping the encoder's vectors between runs (read if present, written at the end)")
     args = ap.parse_args()
     if args.render:
         (RESULTS / "alignment.md").write_text(markdown(json.loads((RESULTS / "alignment.json").read_text(encoding="utf-8"))), encoding="utf-8")
@@ -137,29 +140,37 @@ def main() -> None:
     started, load_start = time.time(), os.getloadavg()
     library = load_library(ROOT / "content")
     encoder = None if args.encoder == "bm25" else get_encoder(args.encoder)
-    memo = MemoEncoder(encoder) if encoder else None
+    memo = MemoEncoder(encoder, args.vector_cache) if encoder else None
     log(f"held-out evidence for {len(library.lessons)} lessons ({'encoder ' + encoder.name if encoder else 'BM25 only'})")
-    queries = held_out_evidence(library, memo) + known_lesson_evidence(library, memo)
+    if args.evidence_cache and args.evidence_cache.exists():
+        queries = pickle.loads(args.evidence_cache.read_bytes())
+    else:
+        queries = held_out_evidence(library, memo) + known_lesson_evidence(library, memo)
+        if args.evidence_cache:
+            args.evidence_cache.write_bytes(pickle.dumps(queries))
     evidence_s = time.time() - started
     log(f"evidence in {evidence_s:.0f} s for {len(queries)} texts")
+    if memo is not None:
+        memo.save()
     blank = Aligner(library.framework, [], None, AlignmentCalibration("bench"))
     s, mask = stack(queries, blank), blank.skill_mask
 
     results: dict[str, dict] = {}
     for name, spec in methods(encoder is not None).items():
-        per_lesson, best = nested_choice(s, grid(dense=spec["dense"], modes=spec["modes"]), mask)
-        r = ranks(nested_scores(s, per_lesson, mask), s.truth)
-        chosen = sorted({(w.framework, w.dense, w.band, w.exemplars) for w in per_lesson})
-        results[name] = {"table": table(r, s), "weights_on_all": best.__dict__, "weights_chosen_per_lesson": len(chosen)}
+        chosen, best = per_kind_choice(s, grid(dense=spec["dense"], modes=("nearest",), lead=spec["lead"]), mask, grid(dense=spec["dense"], modes=("nearest",), lead=ITEM_LEAD))
+        r = ranks(nested_scores(s, chosen, mask), s.truth)
+        results[name] = {"table": table(r, s), "weights_on_all": {g: w.__dict__ for g, w in best.items()},
+                         "weights_chosen_per_lesson": len({tuple(w.__dict__.values()) for w in chosen})}
         log(name, results[name]["table"]["lesson"]["all"], results[name]["table"]["item"]["all"])
 
     notes = measurement_notes(library)
     calibrations = {}
     fits = [("bm25", (0.0,))] + ([(encoder.name, GRID_DENSE)] if encoder else [])
     for key, dense in fits:
-        f = fit(s, mask, key, grid(dense=dense), notes)
+        f = fit(s, mask, key, grid(dense=dense), notes, grid(dense=dense, lead=ITEM_LEAD))
         calibrations[key] = {
-            "weights": f.calibration.weights.__dict__, "coef": f.calibration.coef, "intercept": f.calibration.intercept,
+            "weights": f.calibration.weights.__dict__,
+            "lesson_weights": f.calibration.lesson_weights.__dict__ if f.calibration.lesson_weights else None, "coef": f.calibration.coef, "intercept": f.calibration.intercept,
             "accept_confidence": f.calibration.accept_confidence, "accept_precision": None if f.accept_precision is None else round(f.accept_precision, 3),
             "accept_share": round(f.accept_share, 3), "brier": round(f.brier, 4), "ece": round(f.ece, 4),
             "top1_right": round(float(f.top1_right.mean()), 3),
@@ -167,7 +178,8 @@ def main() -> None:
                                      for k in KINDS},
             "reliability_top1": reliability(f.top1_confidence, f.top1_right),
         }
-        results[f"{key} (shipped: mode chosen)"] = {"table": table(f.nested_ranks, s), "weights_on_all": f.calibration.weights.__dict__,
+        weights_on_all = {"lesson": (f.calibration.lesson_weights or f.calibration.weights).__dict__, "item": f.calibration.weights.__dict__}
+        results[f"{key} (shipped: mode chosen)"] = {"table": table(f.nested_ranks, s), "weights_on_all": weights_on_all,
                                                     "weights_chosen_per_lesson": f.distinct_choices}
         if not args.no_write_calibration:
             save_alignment_calibration(f.calibration, CALIBRATION_FILE)
@@ -206,7 +218,7 @@ def markdown(out: dict) -> str:
         "other 47 lessons (its own lesson's items excluded too), in three slices: vi, en, vi without diacritics "
         f"({out['counts']['texts']} texts). Every skill has exactly one bundled lesson, so the held-out text's own skill has no exemplar left: its "
         "competence comes from the framework's description and the lesson of the same competence at the other band; its band from the "
-        "lessons of other competences. Weights are chosen for each lesson on the other lessons (nested leave-one-out), so every figure is "
+        "lessons of other competences. Weights are chosen for lessons and for items apart, for each lesson on the other lessons (nested leave-one-out), so every figure is "
         "out of sample. `items, lesson known` rows: each item aligned with only itself left out, its lesson's sections and "
         "other items kept — an imported course that covers a bundled lesson's topic. Competence top-k ranks competences by their best "
         "skill. Targets for lessons: competence top-3 ≥ 0.90, top-1 ≥ 0.75.", "",
@@ -219,11 +231,11 @@ def markdown(out: dict) -> str:
             for sl, v in per.items():
                 figures = " | ".join(f"{v[k]:.3f}" for k in ("competence_top1", "competence_top3", "skill_top1", "skill_top3"))
                 lines.append(f"| {name} | {SHOWN[kind]} | {sl} | {v['n']} | {figures} |")
-    lines += ["", "Weights fitted on all lessons (what ships), per method:", ""]
+    lines += ["", "Weights fitted on all lessons (what ships), per method, for lessons and for items:", ""]
     for name, res in out["methods"].items():
-        w = res["weights_on_all"]
-        lines.append(f"- {name}: framework {w['framework']}, dense {w['dense']}, band {w['band']}, within {w['within']}, exemplars {w['exemplars']} "
-                     f"({res['weights_chosen_per_lesson']} distinct choices across the 48 nested fits)")
+        shown = "; ".join(f"{group}: framework {w['framework']}, dense {w['dense']}, band {w['band']}, within {w['within']}, lead {w.get('lead', 0.0)}, "
+                          f"exemplars {w['exemplars']}" for group, w in res["weights_on_all"].items())
+        lines.append(f"- {name}: {shown} ({res['weights_chosen_per_lesson']} distinct choices across the nested fits)")
     lines += ["", "## Confidence and automatic acceptance", "",
               "Confidence is the logistic fit stored in `tutor/catalog/alignment_calibration.json`; the figures use the fit without the text's "
               "own lesson. `accept_confidence` is the lowest confidence at which the top suggestion is the right skill at least 90% of the "

@@ -5,6 +5,7 @@ Writes bench/results/catalog.md and bench/results/catalog.json.
     .venv/bin/python bench/catalog_bench.py                      # SQLite in a temporary folder
     .venv/bin/python bench/catalog_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/catalog_bench
     .venv/bin/python bench/catalog_bench.py --courses 300       # a quick run
+    .venv/bin/python bench/catalog_bench.py --aligner bm25 --no-questions   # up to /next only (catalog-next.md)
 
 1. Courses: each 35 lessons (60-150 words of Markov babble over the library's Vietnamese sections, or
    English sentences from XQuAD, as the retrieval benchmark generates them) and 15 four-option items,
@@ -108,11 +109,14 @@ def main() -> None:
     ap.add_argument("--align-sample", type=int, default=500)
     ap.add_argument("--real-vectors", type=int, default=200, help="passages embedded for real for the question index")
     ap.add_argument("--next-calls", type=int, default=500)
+    ap.add_argument("--aligner", default=None, help="the aligner's encoder (TUTOR_CATALOG_ALIGNER_ENCODER; bm25: built in a second)")
+    ap.add_argument("--no-questions", action="store_true", help="stop after /next (writes catalog-next.md and .json, not catalog.*)")
     args = ap.parse_args()
     out: dict = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "load_avg_before": load_avg(), "cpus": os.cpu_count(), "courses": args.courses}
     tmp = Path(tempfile.mkdtemp(prefix="catalog-bench-"))
     store = {"database_url": args.database_url} if args.database_url else {"database_url": f"sqlite:///{tmp / 'tutor.db'}"}
-    settings = load_settings(service={"var_dir": tmp / "var", "refresh_seconds": 0.0}, store=store, catalog={"accept_confidence": 0.0})
+    catalog = {"accept_confidence": 0.0} | ({"aligner_encoder": args.aligner} if args.aligner else {})
+    settings = load_settings(service={"var_dir": tmp / "var", "refresh_seconds": 0.0}, store=store, catalog=catalog)
     runtime = Runtime(settings)
     out["store"] = runtime.engine.dialect.name
     out["rss_start_mib"] = rss_mib()
@@ -126,7 +130,7 @@ def main() -> None:
     aligner = runtime.aligner()
     sample = [a for c in courses[: max(1, args.align_sample // 50 + 1)] for a in c.activities][: args.align_sample]
     t0 = time.perf_counter()
-    sampled = [rank(aligner, *align_text(a), a.language) for a in sample]
+    sampled = [rank(aligner, *align_text(a), a.language, "lesson" if a.kind == "lesson" else "item") for a in sample]
     secs = time.perf_counter() - t0
     out["alignment"] = {"aligner": type(aligner).__name__ if aligner else None, "sample": len(sample), "seconds": round(secs, 1),
                         "activities_per_s": round(len(sample) / secs, 1) if secs else None}
@@ -157,15 +161,24 @@ def main() -> None:
         ]
         record_events(s, events, runtime.model)
     caller = Caller(client_id=0, name="bench", scopes=frozenset({"platform"}), learner=None)
-    times, steps = [], []
+    times, steps, ranked = [], [], []
     for k in range(args.next_calls):
         with runtime.session() as s:
             t1 = time.perf_counter()
             result = next_steps(runtime, s, caller, learners[k % len(learners)], None, 5, "vi", "lesson", None, "query")
             times.append((time.perf_counter() - t1) * 1000)
             steps.append(len(result.on_platform))
-    out["next"] = {"calls": len(times), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99), "mean_platform_steps": round(float(np.mean(steps)), 2)}
+            ranked.append(sum(1 for r in result.recommendations if r.on_platform))
+    out["next"] = {"calls": len(times), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99), "mean_platform_steps": round(float(np.mean(steps)), 2),
+                   "mean_imported_ranked": round(float(np.mean(ranked)), 2)}
     print(f"/next in process: {out['next']}", flush=True)
+    if args.no_questions:
+        out["load_avg_after"] = load_avg()
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "catalog-next.json").write_text(json.dumps(out, indent=2, ensure_ascii=False))
+        (RESULTS / "catalog-next.md").write_text(report(out))
+        print((RESULTS / "catalog-next.md").read_text())
+        return
 
     del courses, sample
     gc.collect()
@@ -196,7 +209,18 @@ def main() -> None:
 
 
 def report(r: dict) -> str:
-    a, i, n, q = r["alignment"], r["import"], r["next"], r["questions"]
+    a, i, n = r["alignment"], r["import"], r["next"]
+    if "questions" not in r:
+        return "\n".join([
+            f"# Catalog at scale, up to /next ({r['started']}, {r['store']}, {r['cpus']} CPUs, load average before {r['load_avg_before']}, after {r['load_avg_after']})",
+            "", f"{r['courses']:,} generated courses, {i['activities']:,} activities (35 lessons and 15 items each); run with --no-questions.", "",
+            "| measure | value |", "|---|---|",
+            f"| alignment ({a['aligner']}), sample of {a['sample']} | {a['activities_per_s']} activities/s |",
+            f"| import (store, alignment apart) | {i['activities_per_s']:,} activities/s ({i['seconds']} s; per course p50 {i['course_p50_ms']} ms, p99 {i['course_p99_ms']} ms) |",
+            f"| `/next` in process, catalog loaded ({n['calls']} calls) | p50 {n['p50_ms']} ms, p99 {n['p99_ms']} ms; {n['mean_imported_ranked']} imported lessons ranked "
+            f"and {n['mean_platform_steps']} platform steps listed per call |", "",
+        ])
+    q = r["questions"]
     return "\n".join([
         f"# Catalog at scale ({r['started']}, {r['store']}, {r['cpus']} CPUs, load average before {r['load_avg_before']}, after {r['load_avg_after']})",
         "",
@@ -206,7 +230,8 @@ def report(r: dict) -> str:
         "|---|---|",
         f"| alignment ({a['aligner']}), sample of {a['sample']} | {a['activities_per_s']} activities/s |",
         f"| import (store, alignment apart) | {i['activities_per_s']:,} activities/s ({i['seconds']} s; per course p50 {i['course_p50_ms']} ms, p99 {i['course_p99_ms']} ms) |",
-        f"| `/next` in process, catalog loaded ({n['calls']} calls) | p50 {n['p50_ms']} ms, p99 {n['p99_ms']} ms; {n['mean_platform_steps']} platform steps per call |",
+        f"| `/next` in process, catalog loaded ({n['calls']} calls) | p50 {n['p50_ms']} ms, p99 {n['p99_ms']} ms; {n.get('mean_imported_ranked', 0)} imported lessons ranked "
+        f"and {n['mean_platform_steps']} platform steps listed per call |",
         f"| question index over {r['question_index']['lessons']:,} lessons ({r['question_index']['passages']:,} passages) | built in {r['question_index']['build_s']} s |",
         f"| questions ({q['n']}) | p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms |",
         f"| worker memory (RSS) | {r['rss_mib']['before_index']} MiB before the question index, {r['rss_mib']['with_index']} MiB with it |",

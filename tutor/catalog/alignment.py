@@ -7,7 +7,11 @@ meaning (the multilingual question encoder, symmetric: texts are compared with t
 
 * the framework itself: each competence's name and description with its domain's, in both languages;
 * exemplars: the bundled lessons (objectives, each section) and items, tagged by their authors, and
-  any imported lesson a person has accepted since (`Aligner.add_exemplar`).
+  any imported lesson a person has accepted since (`Aligner.add_exemplar`);
+* the text's lead against each competence's topic: the text's title and short lines (headings,
+  objectives, an item's options; `lead`) against the competence's name and description, by TF-IDF
+  over word pairs with diacritics folded. A lesson's headings say what it is about; its body
+  mostly says how, in words every competence shares.
 
 A competence scores by how close the text is to its description and to its nearest exemplar (or to
 the centroid of its exemplars, per the calibration). A skill adds how close the text comes to the
@@ -19,7 +23,8 @@ that band. Each kind of evidence is scaled to [0, 1] across the competences firs
 weights mean the same for a ten-word item and a two-thousand-word lesson. The encoder reads a
 text's first `ENCODED_WORDS` words.
 
-The weights and the confidence (a logistic fit of the score, its margin to the runner-up, the
+Lessons and items have their own weights (`suggest`'s `kind`): a lesson's headings carry its topic,
+an item's question and options are all it has. The weights and the confidence (a logistic fit of the score, its margin to the runner-up, the
 text's length and how close it comes to any exemplar) come from ``alignment_calibration.json``
 beside this file, measured leave-one-out on the bundled lessons and items by
 ``bench/alignment_bench.py`` (``tutor.catalog.alignment_tuning``); each encoder has its own entry
@@ -45,6 +50,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from tutor.answering.encoders import Encoder
 from tutor.answering.language import detect_form
@@ -59,7 +65,10 @@ BM25_KEY = "bm25"
 DEFAULT_ACCEPT_CONFIDENCE = 0.9
 BAND_NEIGHBOURS = 20  # exemplars of other competences that judge the band
 ENCODED_WORDS = 80  # what the encoder reads: a lesson's title and objectives, a section's opening (~8x faster than 512 tokens)
+LEAD_TITLE_TIMES = 3  # the title's weight in a text's lead
+LEAD_LINE_WORDS = 12  # a line this short is a heading, an objective or an option: part of the lead
 ExemplarMode = Literal["nearest", "centroid"]
+TextKind = Literal["lesson", "item"]
 
 
 class Suggestion(BaseModel):
@@ -97,6 +106,7 @@ class Weights:
     band: float = 0.1  # how much the band judged from other competences counts
     exemplars: ExemplarMode = "nearest"
     within: float = 1.0  # the skill's own nearest exemplar against its competence's other bands
+    lead: float = 0.0  # the text's lead against the competences' topics (TF-IDF), added to the competence's score
 
 
 @dataclass
@@ -104,11 +114,15 @@ class AlignmentCalibration:
     """The weights, the confidence's logistic coefficients and the automatic-accept threshold of one encoder."""
 
     encoder: str
-    weights: Weights = field(default_factory=Weights)
+    weights: Weights = field(default_factory=Weights)  # items, and texts of no stated kind
+    lesson_weights: Weights | None = None  # lessons (None: as `weights`)
     coef: list[float] = field(default_factory=lambda: [1.0, 4.0, 0.0, 4.0])  # score, margin, log(1 + words), strength
     intercept: float = -4.0
     accept_confidence: float = DEFAULT_ACCEPT_CONFIDENCE
     notes: dict = field(default_factory=dict)
+
+    def weights_for(self, kind: TextKind | None) -> Weights:
+        return self.lesson_weights if kind == "lesson" and self.lesson_weights is not None else self.weights
 
     def confidence(self, features: np.ndarray) -> np.ndarray:
         z = features @ np.asarray(self.coef, dtype=np.float64) + self.intercept
@@ -121,8 +135,10 @@ def load_alignment_calibration(encoder_name: str | None, path: Path = CALIBRATIO
     if path.exists():
         entry = json.loads(path.read_text(encoding="utf-8")).get(key)
         if entry:
+            lesson = entry.get("lesson_weights")
             return AlignmentCalibration(
-                encoder=key, weights=Weights(**entry["weights"]), coef=list(entry["coef"]), intercept=float(entry["intercept"]),
+                encoder=key, weights=Weights(**entry["weights"]), lesson_weights=Weights(**lesson) if lesson else None,
+                coef=list(entry["coef"]), intercept=float(entry["intercept"]),
                 accept_confidence=float(entry["accept_confidence"]), notes=entry.get("notes", {}),
             )
     return AlignmentCalibration(encoder=key, weights=Weights(dense=0.0 if key == BM25_KEY else 0.5))
@@ -175,12 +191,40 @@ def library_exemplars(library: Library, exclude_lessons: Iterable[str] = ()) -> 
     return out
 
 
+def lead(text: str) -> str:
+    """What a text says it is about: its first line (the title) `LEAD_TITLE_TIMES` times, then its lines
+    of at most `LEAD_LINE_WORDS` words (headings, objectives, options), without the paragraphs.
+
+    >>> lead("Mật khẩu mạnh\\nMục tiêu: tạo mật khẩu\\n" + "Một đoạn văn dài " * 5)
+    'Mật khẩu mạnh\\nMật khẩu mạnh\\nMật khẩu mạnh\\nMục tiêu: tạo mật khẩu'
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return text
+    return "\n".join([lines[0]] * LEAD_TITLE_TIMES + [line for line in lines[1:] if len(line.split()) <= LEAD_LINE_WORDS])
+
+
+def _topic_tokens(text: str, lang: str) -> list[str]:
+    """Tokens for the lead's TF-IDF: Vietnamese syllables folded, with their pairs (a pair is most often a
+    word); English stems, with their pairs."""
+    terms = _terms(text, lang)
+    if lang == "vi":
+        return list(terms.folded)
+    toks = list(terms.exact)
+    return toks + [f"{a}_{b}" for a, b in zip(toks, toks[1:])]
+
+
+def _as_given(tokens: list[str]) -> list[str]:
+    return tokens
+
+
 @dataclass
 class Evidence:
     """The evidence for one text, per competence (rows in framework order) and band (columns)."""
 
     framework_bm25: np.ndarray  # (competences,) BM25 coverage of the competence's description
     framework_dense: np.ndarray
+    framework_lead: np.ndarray  # (competences,) TF-IDF cosine of the text's lead and the competence's topic
     nearest_bm25: np.ndarray  # best exemplar of the competence
     nearest_dense: np.ndarray
     centroid_bm25: np.ndarray  # all of the competence's exemplars as one document
@@ -201,7 +245,7 @@ def _spread(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (x - lo) / span, span
 
 
-def fuse_arrays(fb, fd, nb, nd, cb, cd, bb, bd, sb, sd, present, w: Weights, skill_mask: np.ndarray) -> np.ndarray:
+def fuse_arrays(fb, fd, fl, nb, nd, cb, cd, bb, bd, sb, sd, present, w: Weights, skill_mask: np.ndarray) -> np.ndarray:
     """`fuse` over arrays with any leading axes (competences, then bands, last): the tuning scores
     every held-out text and weight at once with it."""
     d = w.dense
@@ -213,13 +257,14 @@ def fuse_arrays(fb, fd, nb, nd, cb, cd, bb, bd, sb, sd, present, w: Weights, ski
     comparable = present.sum(axis=-1, keepdims=True) >= 2
     within = np.where(comparable, d * (sd - sd.max(axis=-1, keepdims=True)) / span_d[..., None]
                       + (1 - d) * (sb - sb.max(axis=-1, keepdims=True)) / span_b[..., None], 0.0)
-    scores = (w.framework * framework + (1 - w.framework) * exemplar)[..., None] + w.band * (band - 0.5) + w.within * within
+    competence = w.framework * framework + (1 - w.framework) * exemplar + w.lead * _spread(fl)[0]
+    scores = competence[..., None] + w.band * (band - 0.5) + w.within * within
     return np.where(skill_mask, scores, -np.inf)
 
 
 def fuse(ev: Evidence, w: Weights, skill_mask: np.ndarray) -> np.ndarray:
     """Scores (competences, bands) of the existing skills; -inf where the framework has no such skill."""
-    return fuse_arrays(ev.framework_bm25, ev.framework_dense, ev.nearest_bm25, ev.nearest_dense, ev.centroid_bm25, ev.centroid_dense,
+    return fuse_arrays(ev.framework_bm25, ev.framework_dense, ev.framework_lead, ev.nearest_bm25, ev.nearest_dense, ev.centroid_bm25, ev.centroid_dense,
                        ev.band_bm25, ev.band_dense, ev.skill_bm25, ev.skill_dense, ev.present, w, skill_mask)
 
 
@@ -298,6 +343,7 @@ class Aligner:
         self._c_index = {c: i for i, c in enumerate(self.competences)}
         self._b_index = {b: i for i, b in enumerate(self.bands)}
         self._framework_texts = self._describe_framework()
+        self._topic_texts = self._describe_topics()
         self._framework_index = {lang: LexicalIndex([_terms(t, lang) for t in self._framework_texts[lang]]) for lang in LANGUAGES}
         self._framework_vectors = (
             np.stack([encoder.queries([_opening(t) for t in self._framework_texts[lang]]) for lang in LANGUAGES]) if encoder else None
@@ -325,6 +371,11 @@ class Aligner:
                 for lang in LANGUAGES:
                     texts[lang].append("\n".join([c.name.get(lang), c.description.get(lang), d.name.get(lang), d.description.get(lang)]))
         return texts
+
+    def _describe_topics(self) -> dict[str, list[str]]:
+        """Each competence's name (twice) and description: what its lead is compared with (the domain's words are shared by its competences)."""
+        return {lang: ["\n".join([c.name.get(lang), c.name.get(lang), c.description.get(lang)]) for d in self.framework.domains for c in d.competences]
+                for lang in LANGUAGES}
 
     def add_exemplar(self, text: str, skill: str, language: str | None = None, source: str = "accepted") -> None:
         """Learn from a text a person has tagged (an accepted imported lesson or item)."""
@@ -359,6 +410,10 @@ class Aligner:
             joined = [Terms(tuple(t for i, tm in zip(members, terms) if self._ex_competence[i] == c for t in tm.exact),
                             tuple(t for i, tm in zip(members, terms) if self._ex_competence[i] == c for t in tm.folded)) for c in comps]
             self._centroid_index[lang] = (LexicalIndex(joined), np.array(comps, dtype=np.int64))
+        topics = {lang: [_topic_tokens(t, lang) for t in self._topic_texts[lang]] for lang in LANGUAGES}
+        self._tfidf = TfidfVectorizer(analyzer=_as_given, sublinear_tf=True).fit(
+            [t for lang in LANGUAGES for t in topics[lang]] + [_topic_tokens(e.text, e.language) for e in ex])
+        self._topics = {lang: self._tfidf.transform(topics[lang]) for lang in LANGUAGES}
         n_c = len(self.competences)
         if self.encoder is not None and ex:
             self._ex_vectors = np.concatenate(self._vectors)
@@ -397,6 +452,7 @@ class Aligner:
         n_c, n_b = len(self.competences), len(self.bands)
         zeros = np.zeros(n_c)
         fw = _coverage(self._framework_index[lang], terms, form.key)
+        framework_lead = (self._topics[lang] @ self._tfidf.transform([_topic_tokens(lead(text), lang)]).T).toarray().ravel()
         even, flat = np.full((n_c, n_b), 1.0 / n_b), np.zeros((n_c, n_b))
         nearest_bm25, centroid_bm25, band_bm25, skill_bm25 = zeros, zeros, even, flat
         keep = self._ex_source != ignore_source
@@ -423,23 +479,24 @@ class Aligner:
                 centroid_dense = self._centroids @ q
                 band_dense = _band_share(sims, self._ex_competence[keep], self._ex_band[keep], n_c, n_b)
         return Evidence(
-            framework_bm25=fw if fw is not None else zeros, framework_dense=framework_dense,
+            framework_bm25=fw if fw is not None else zeros, framework_dense=framework_dense, framework_lead=framework_lead,
             nearest_bm25=nearest_bm25, nearest_dense=nearest_dense, centroid_bm25=centroid_bm25, centroid_dense=centroid_dense,
             band_bm25=band_bm25, band_dense=band_dense, skill_bm25=skill_bm25, skill_dense=skill_dense, present=self._present_for(keep), n_words=len(words(text)),
         )
 
-    def suggest(self, title: str, text: str, language: str | None = None, k: int = 3) -> list[Suggestion]:
+    def suggest(self, title: str, text: str, language: str | None = None, k: int = 3, kind: TextKind | None = None) -> list[Suggestion]:
         """The `k` likeliest skills for a lesson or item (its title and text), best first.
 
-        `language` (vi, en, ...) when the platform says it; detected otherwise. An empty text (no
-        words in title or text) is `Invalid`.
+        `language` (vi, en, ...) when the platform says it; detected otherwise. `kind` picks the weights
+        measured on lessons or on items (None: the items'). An empty text (no words in title or text) is `Invalid`.
         """
         if k < 1:
             raise Invalid(f"k = {k}: ask for at least one suggestion")
         whole = "\n".join(t for t in (title.strip(), text.strip()) if t)
         ev = self.evidence(whole, language)
-        scores = fuse(ev, self.calibration.weights, self.skill_mask)
-        closeness = float(strength(ev.nearest_bm25, ev.nearest_dense, self.calibration.weights))
+        weights = self.calibration.weights_for(kind)
+        scores = fuse(ev, weights, self.skill_mask)
+        closeness = float(strength(ev.nearest_bm25, ev.nearest_dense, weights))
         conf = self.calibration.confidence(confidence_features(scores, ev.n_words, closeness))
         flat = scores.ravel()
         out = []

@@ -5,9 +5,9 @@ Each bundled lesson is aligned, and each of its items, by an aligner whose exemp
 text's own skill has no exemplar at all: the case of an imported course on a topic the bundled
 lessons do not teach. The other case, an imported course that covers a bundled lesson's topic, is
 measured by aligning each item with only itself left out (`known_lesson_evidence`, kind
-``item-known``). The fusion weights are picked from a grid on the three kinds of text alike, and for
-every lesson on the other lessons' texts only (`nested_choice`), so no text is scored with weights
-fitted on it. The confidence is a logistic fit (Platt scaling) of the top suggestions'
+``item-known``). The fusion weights are picked from a grid, once for lessons (on lesson texts) and
+once for items (on both kinds of item text alike), and for every lesson on the other lessons' texts
+only (`nested_choice`, `per_kind_choice`), so no text is scored with weights fitted on it. The confidence is a logistic fit (Platt scaling) of the top suggestions'
 features, again cross-validated by lesson for the reported numbers, and the automatic-accept
 threshold is the lowest confidence at which the measured precision of the top suggestion reaches
 `TARGET_PRECISION`. `refit` writes the result to ``alignment_calibration.json``.
@@ -21,7 +21,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 
@@ -46,20 +48,35 @@ SLICES = ("vi", "en", "vi_nodiac")
 TARGET_PRECISION = 0.9
 MIN_ACCEPTED = 20  # a threshold is only trusted with at least this many suggestions above it
 CANDIDATES = 3  # suggestions per text that the confidence is fitted on
-GRID_FRAMEWORK = tuple(round(float(x), 2) for x in np.linspace(0, 1, 11))
-GRID_DENSE = tuple(round(float(x), 2) for x in np.linspace(0, 1, 11))
-GRID_BAND = (0.0, 0.2, 0.5, 0.8, 1.2, 2.0, 3.0)
+GRID_FRAMEWORK = tuple(round(float(x), 2) for x in np.linspace(0, 1, 6))
+GRID_DENSE = tuple(round(float(x), 2) for x in np.linspace(0, 1, 6))
+GRID_BAND = (0.0, 0.5, 1.2, 2.0, 3.0)
 GRID_WITHIN = (0.0, 2.0, 4.0, 8.0)
-KINDS = ("lesson", "item", "item-known")  # what the objective weighs alike
+GRID_LEAD = (0.0, 0.5, 1.0, 2.0, 4.0)
+KINDS = ("lesson", "item", "item-known")  # what the objective weighs alike, within each group of `GROUPS`
+GROUPS = {"lesson": ("lesson",), "item": ("item", "item-known")}  # each gets its own weights
+ITEM_LEAD = (0.0,)  # the items' grid leaves the lead out (it costs ten times the lessons'): an item's lead is nearly all of it, and with BM25 the items' fit on all lessons chose 0
 MODES = ("nearest", "centroid")
 
 
 class MemoEncoder:
-    """An encoder that embeds each distinct text once: the 48 held-out aligners share their exemplars."""
+    """An encoder that embeds each distinct text once: the 48 held-out aligners share their exemplars.
 
-    def __init__(self, inner: Encoder):
+    With `path`, the vectors are also kept in that file between runs (`save`), for this encoder only."""
+
+    def __init__(self, inner: Encoder, path: Path | None = None):
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
         self._memo: dict[str, np.ndarray] = {}
+        self.path = path
+        if path is not None and path.exists():
+            stored = np.load(path, allow_pickle=False)
+            if str(stored["encoder"]) == inner.name:
+                self._memo = dict(zip(stored["texts"].tolist(), stored["vectors"]))
+
+    def save(self) -> None:
+        if self.path is not None and self._memo:
+            texts = list(self._memo)
+            np.savez(self.path, encoder=np.array(self.name), texts=np.array(texts), vectors=np.stack([self._memo[t] for t in texts]))
 
     def queries(self, texts: list[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
@@ -121,6 +138,7 @@ class Stacked:
 
     fb: np.ndarray
     fd: np.ndarray
+    fl: np.ndarray
     nb: np.ndarray
     nd: np.ndarray
     cb: np.ndarray
@@ -137,7 +155,7 @@ class Stacked:
     slice: np.ndarray
 
 
-EVIDENCE_FIELDS = {"fb": "framework_bm25", "fd": "framework_dense", "nb": "nearest_bm25", "nd": "nearest_dense", "cb": "centroid_bm25",
+EVIDENCE_FIELDS = {"fb": "framework_bm25", "fd": "framework_dense", "fl": "framework_lead", "nb": "nearest_bm25", "nd": "nearest_dense", "cb": "centroid_bm25",
                    "cd": "centroid_dense", "bb": "band_bm25", "bd": "band_dense", "sb": "skill_bm25", "sd": "skill_dense", "present": "present"}
 
 
@@ -159,7 +177,7 @@ def evidence_of(s: Stacked, i: int) -> Evidence:
 
 def scores(s: Stacked, w: Weights, mask: np.ndarray) -> np.ndarray:
     """(queries, competences, bands) fused scores, as `Aligner.suggest` computes them one text at a time."""
-    return fuse_arrays(s.fb, s.fd, s.nb, s.nd, s.cb, s.cd, s.bb, s.bd, s.sb, s.sd, s.present, w, mask)
+    return fuse_arrays(s.fb, s.fd, s.fl, s.nb, s.nd, s.cb, s.cd, s.bb, s.bd, s.sb, s.sd, s.present, w, mask)
 
 
 @dataclass
@@ -186,9 +204,15 @@ def ranks(sc: np.ndarray, truth: np.ndarray) -> Ranks:
     return Ranks(competence=competence, skill=skill)
 
 
-def grid(dense: Sequence[float] = GRID_DENSE, modes: Sequence[str] = MODES, within: Sequence[float] = GRID_WITHIN) -> list[Weights]:
-    return [Weights(framework=f, dense=d, band=b, exemplars=m, within=x)  # type: ignore[arg-type]
-            for f, d, b, m, x in itertools.product(GRID_FRAMEWORK, dense, GRID_BAND, modes, within)]
+def grid(dense: Sequence[float] = GRID_DENSE, modes: Sequence[str] = MODES, within: Sequence[float] = GRID_WITHIN,
+         lead: Sequence[float] = GRID_LEAD) -> list[Weights]:
+    return [Weights(framework=f, dense=d, band=b, exemplars=m, within=x, lead=lw)  # type: ignore[arg-type]
+            for f, d, b, m, x, lw in itertools.product(GRID_FRAMEWORK, dense, GRID_BAND, modes, within, lead)]
+
+
+def subset(s: Stacked, rows: np.ndarray) -> Stacked:
+    """The queries `rows` (a mask or indices) of `s`, keeping their lesson numbers."""
+    return Stacked(**{f.name: getattr(s, f.name)[rows] for f in dataclass_fields(Stacked)})
 
 
 def objective_parts(r: Ranks, s: Stacked, n_lessons: int) -> np.ndarray:
@@ -218,13 +242,37 @@ def nested_choice(s: Stacked, candidates: list[Weights], mask: np.ndarray) -> tu
     return per_lesson, candidates[int(np.argmax(value(total)))]
 
 
-def nested_scores(s: Stacked, per_lesson: list[Weights], mask: np.ndarray) -> np.ndarray:
-    """Each query scored with the weights chosen without its lesson."""
+def per_kind_choice(s: Stacked, candidates: list[Weights], mask: np.ndarray, item_candidates: list[Weights] | None = None) -> tuple[list[Weights], dict[str, Weights]]:
+    """For each query, the weights chosen on the other lessons' texts of its group (`GROUPS`); and the best on all, per group.
+
+    `item_candidates`: a smaller grid for the items (the costly group: ten times the texts), `candidates` when None."""
+    chosen: list[Weights | None] = [None] * len(s.truth)
+    best: dict[str, Weights] = {}
+    for group, kinds in GROUPS.items():
+        rows = np.flatnonzero(np.isin(s.kind, kinds))
+        if not rows.size:
+            continue
+        per_lesson, best[group] = nested_choice(subset(s, rows), item_candidates if group == "item" and item_candidates else candidates, mask)
+        for q in rows:
+            chosen[q] = per_lesson[s.lesson[q]]
+    assert all(w is not None for w in chosen), "every query's kind belongs to a group"
+    return chosen, best  # type: ignore[return-value]
+
+
+def nested_scores(s: Stacked, chosen: Sequence[Weights], mask: np.ndarray) -> np.ndarray:
+    """Each query scored with its own weights (those chosen without its lesson)."""
     out = np.empty((len(s.truth), *mask.shape))
-    for i, w in enumerate(per_lesson):
-        m = s.lesson == i
-        out[m] = scores(s, w, mask)[m]
+    by_weights: dict[tuple, tuple[Weights, list[int]]] = {}
+    for q, w in enumerate(chosen):
+        by_weights.setdefault(tuple(w.__dict__.values()), (w, []))[1].append(q)
+    for w, rows in by_weights.values():
+        out[rows] = scores(subset(s, np.array(rows)), w, mask)
     return out
+
+
+def shipped_choice(s: Stacked, best: dict[str, Weights]) -> list[Weights]:
+    """The weights each query gets from the shipped calibration: its group's best on all lessons."""
+    return [best[next(g for g, kinds in GROUPS.items() if k in kinds)] for k in s.kind]
 
 
 def platt(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> tuple[list[float], float]:
@@ -308,23 +356,25 @@ class Fit:
     distinct_choices: int  # how many different weights the nested fits chose
 
 
-def fit(s: Stacked, mask: np.ndarray, encoder_key: str, candidates: list[Weights], notes: dict) -> Fit:
+def fit(s: Stacked, mask: np.ndarray, encoder_key: str, candidates: list[Weights], notes: dict, item_candidates: list[Weights] | None = None) -> Fit:
     """Weights (nested by lesson), confidence (cross-validated by lesson) and threshold for one encoder."""
-    per_lesson, best = nested_choice(s, candidates, mask)
-    nested = nested_scores(s, per_lesson, mask)
-    closeness = np.array([strength(s.nb[i], s.nd[i], w) for i, w in enumerate(per_lesson[j] for j in s.lesson)])
+    chosen, best = per_kind_choice(s, candidates, mask, item_candidates)
+    nested = nested_scores(s, chosen, mask)
+    closeness = np.array([strength(s.nb[i], s.nd[i], w) for i, w in enumerate(chosen)])
     feats, right, query, rank = candidate_rows(nested, s, closeness)
     conf = cross_validated_confidence(feats, right, s.lesson[query])
     top = rank == 1
     threshold, precision, share = accept_threshold(conf[top], right[top])
-    final_feats, final_right, _, _ = candidate_rows(scores(s, best, mask), s, strength(s.nb, s.nd, best))
+    shipped = shipped_choice(s, best)
+    final_closeness = np.array([strength(s.nb[i], s.nd[i], w) for i, w in enumerate(shipped)])
+    final_feats, final_right, _, _ = candidate_rows(nested_scores(s, shipped, mask), s, final_closeness)
     coef, intercept = platt(final_feats, final_right)
     cal = AlignmentCalibration(
-        encoder=encoder_key, weights=best, coef=coef, intercept=intercept, accept_confidence=round(threshold, 4),
+        encoder=encoder_key, weights=best["item"], lesson_weights=best.get("lesson"), coef=coef, intercept=intercept, accept_confidence=round(threshold, 4),
         notes={**notes, "accept_precision": None if precision is None else round(precision, 4), "accept_share": round(share, 4), "date": date.today().isoformat()},
     )
     brier = float(np.mean((conf - right) ** 2))
-    distinct = len({tuple(w.__dict__.values()) for w in per_lesson})
+    distinct = len({tuple(w.__dict__.values()) for w in chosen})
     return Fit(cal, ranks(nested, s.truth), conf[top], right[top], brier, calibration_error(conf, right), precision, share, distinct)
 
 
@@ -333,7 +383,7 @@ def measurement_notes(library: Library) -> dict[str, str]:
     return {
         "measured_on": f"nested leave-one-out: {len(library.lessons)} lessons, {len(library.items)} items; slices {', '.join(SLICES)}; "
                        "items also with their lesson known (item-known)",
-        "objective": f"weights: competence top-1 + skill top-1, each kind of text ({', '.join(KINDS)}) weighted alike; confidence: logistic "
+        "objective": f"weights, for lessons and for items apart: competence top-1 + skill top-1, each kind of text ({', '.join(KINDS)}) weighted alike; confidence: logistic "
                      f"on the top {CANDIDATES} suggestions (score, margin, log words, strength), cross-validated by lesson; "
                      f"accept_confidence: lowest with top-1 precision >= {TARGET_PRECISION}",
         "content_hash": library.digest()[:20],
@@ -347,7 +397,8 @@ def refit(library: Library, encoder: Encoder | None, write: bool = True) -> Fit:
     aligner = Aligner(library.framework, [], None, AlignmentCalibration("tuning"))
     s = stack(queries, aligner)
     key = encoder.name if encoder else "bm25"
-    result = fit(s, aligner.skill_mask, key, grid(dense=GRID_DENSE if encoder else (0.0,)), measurement_notes(library))
+    dense = GRID_DENSE if encoder else (0.0,)
+    result = fit(s, aligner.skill_mask, key, grid(dense=dense), measurement_notes(library), grid(dense=dense, lead=ITEM_LEAD))
     if write:
         save_alignment_calibration(result.calibration, CALIBRATION_FILE)
     return result

@@ -14,7 +14,7 @@ Ungraded activities are not aligned (nothing to teach or measure from them).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select, update
@@ -43,7 +43,7 @@ class Suggested(Protocol):
 class Aligns(Protocol):
     """Ranks framework skills for a text (see tutor.catalog.alignment.Aligner)."""
 
-    def suggest(self, title: str, text: str, language: str | None = None, k: int = 3) -> Sequence[Suggested]: ...
+    def suggest(self, title: str, text: str, language: str | None = None, k: int = 3, kind: Literal["lesson", "item"] | None = None) -> Sequence[Suggested]: ...
 
 
 class ImportReport(BaseModel):
@@ -78,10 +78,10 @@ Ranking = list[tuple[str, float]]
 """An activity's suggested skills with their calibrated confidence, best first."""
 
 
-def rank(aligner: Aligns | None, title: str, text: str, language: str | None) -> Ranking:
+def rank(aligner: Aligns | None, title: str, text: str, language: str | None, kind: Literal["lesson", "item"] | None = None) -> Ranking:
     if aligner is None or not (title.strip() or text.strip()):
         return []
-    return [(s.skill, float(s.confidence)) for s in aligner.suggest(title, text, language)]
+    return [(s.skill, float(s.confidence)) for s in aligner.suggest(title, text, language, kind=kind)]
 
 
 def rank_course(course: Course, aligner: Aligns | None, known_hashes: Collection[str] = (), progress: Callable[[int, int], None] | None = None) -> dict[str, Ranking]:
@@ -92,7 +92,7 @@ def rank_course(course: Course, aligner: Aligns | None, known_hashes: Collection
     wanted = [a for a in course.activities if a.kind != "ungraded" and a.content_hash not in known_hashes]
     out: dict[str, Ranking] = {}
     for done, activity in enumerate(wanted, 1):
-        out[activity.key] = rank(aligner, *align_text(activity), activity.language)
+        out[activity.key] = rank(aligner, *align_text(activity), activity.language, "lesson" if activity.kind == "lesson" else "item")
         if progress is not None:
             progress(done, len(wanted))
     return out

@@ -5,7 +5,6 @@ GET/POST /v1/learners/{learner_id}/next and POST /v1/learners/{learner_id}/place
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -14,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from tutor.catalog.steps import known_activities, platform_steps
+from tutor.catalog.steps import PlatformCandidates, PlatformStep, activity_ids, known_activities, platform_steps
 from tutor.clock import Moment, utcnow
 from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, learner_for, require_scopes
 from tutor.errors import NotFound
@@ -31,24 +30,6 @@ MAX_ALLOWED = 2000
 LessonId = Annotated[str, Field(max_length=200), checked_text()]
 
 
-class RecommendationOut(BaseModel):
-    rank: int = Field(description="1 = the best next step.")
-    kind: Literal["lesson", "item", "placement"] = Field(description="A lesson to study, an item to practise, or the placement quiz's next question.")
-    lesson_id: str | None
-    item_id: str | None = Field(description="For kind item and placement.")
-    title: str | None = Field(description="The lesson's title in the requested language.")
-    skill_id: str = Field(examples=["4.2-basic"])
-    skill_name: str
-    p_mastered: float = Field(description="Current P(mastered) of the skill, after forgetting since its last practice.")
-    p_success: float = Field(description="Predicted chance of answering the lesson's items (or this item) correctly.")
-    in_zpd: bool = Field(description="p_success lies in the policy's target band (zone of proximal development).")
-    reason: Reason = Field(description="ready | review | remediate | placement")
-    message: str = Field(description="Why, in a sentence the learner can read, in the requested language.")
-    expected_gain: float = Field(description="Expected rise in P(known) of the skill from this step (BKT).")
-    score: float = Field(description="The ranking score (higher first).")
-    days_since_practice: float | None
-
-
 class PlatformStepOut(BaseModel):
     """One of the platform's own lessons or items for a recommended skill, in the platform's course order."""
 
@@ -59,6 +40,25 @@ class PlatformStepOut(BaseModel):
     course: str | None
     kind: Literal["lesson", "item"]
     title: str
+
+
+class RecommendationOut(BaseModel):
+    rank: int = Field(description="1 = the best next step.")
+    kind: Literal["lesson", "item", "placement"] = Field(description="A lesson to study, an item to practise, or the placement quiz's next question.")
+    lesson_id: str | None = Field(description="The bundled lesson, or the imported lesson's activity id (see on_platform).")
+    item_id: str | None = Field(description="For kind item and placement (an imported item: its activity id).")
+    title: str | None = Field(description="The lesson's title in the requested language (an imported activity: its own title).")
+    skill_id: str = Field(examples=["4.2-basic"])
+    skill_name: str
+    p_mastered: float = Field(description="Current P(mastered) of the skill, after forgetting since its last practice.")
+    p_success: float = Field(description="Predicted chance of answering the lesson's items (or this item) correctly.")
+    in_zpd: bool = Field(description="p_success lies in the policy's target band (zone of proximal development).")
+    reason: Reason = Field(description="ready | review | remediate | placement")
+    message: str = Field(description="Why, in a sentence the learner can read, in the requested language.")
+    expected_gain: float = Field(description="Expected rise in P(known) of the skill from this step (BKT).")
+    score: float = Field(description="The ranking score (higher first).")
+    days_since_practice: float | None
+    on_platform: PlatformStepOut | None = Field(None, description="For the platform's own (imported) lessons and items, ranked like the bundled ones: where the platform shows it.")
 
 
 class NextOut(BaseModel):
@@ -77,7 +77,8 @@ class NextOut(BaseModel):
     no_lesson: list[str] = Field(description="Skills that are next in line but that no lesson (in the allowed set) teaches.")
     on_platform: list[PlatformStepOut] = Field(
         default_factory=list,
-        description="The platform's own imported lessons (or items) aligned to the recommended skills, then to `no_lesson`'s, in course order; within `allowed` when given.",
+        description="More of the platform's own lessons (or items) on the recommended skills, then on `no_lesson`'s, the first few of each skill in course order; "
+                    "within `allowed` when given. (The best of them are ranked in `recommendations` too.)",
     )
 
 
@@ -95,11 +96,18 @@ class NextRequest(BaseModel):
     )
 
 
-def _out(rec: Recommendation, rank: int, runtime: Runtime, lang: str, max_items: int, answered: int) -> RecommendationOut:
+def _step_out(p: PlatformStep) -> PlatformStepOut:
+    return PlatformStepOut(skill_id=p.skill, activity_id=p.activity_id, platform=p.platform, key=p.key, course=p.course, kind=p.kind, title=p.title)
+
+
+def _out(rec: Recommendation, rank: int, runtime: Runtime, lang: str, max_items: int, answered: int,
+         imported: dict[str, PlatformStep] | None = None) -> RecommendationOut:
     lib = runtime.library
     lesson = lib.lessons.get(rec.lesson_id) if rec.lesson_id else None
+    step = (imported or {}).get(rec.item_id or rec.lesson_id or "") if rec.on_platform else None
+    title = lesson.title.get(lang) if lesson else (step.title if step else None)
     return RecommendationOut(
-        rank=rank, kind=rec.kind, lesson_id=rec.lesson_id, item_id=rec.item_id, title=lesson.title.get(lang) if lesson else None,
+        rank=rank, kind=rec.kind, lesson_id=rec.lesson_id, item_id=rec.item_id, title=title, on_platform=_step_out(step) if step else None,
         skill_id=rec.skill_id, skill_name=skill_name(lib, rec.skill_id, lang), p_mastered=round(rec.p_mastered, 4),
         p_success=round(rec.p_success, 4), in_zpd=rec.in_zpd, reason=rec.reason, message=explain(rec, lib, lang, max_items, answered),
         expected_gain=round(rec.expected_gain, 4), score=round(rec.score, 4),
@@ -121,12 +129,12 @@ def next_steps(
         goal_obj = recommender.goal(library, model, goal)
     except GoalError as exc:
         errors.append({"type": "invalid_goal", "loc": (where, "goal"), "msg": str(exc), "input": goal})
-    bundled_allowed = allowed
+    policy_allowed: list[str] | None = None
     platform_allowed: set[str] | None = None
     if allowed is not None:
         allowed = [a.strip() for a in allowed if a.strip()]
         platform_allowed = known_activities(session, [a for a in allowed if a not in library.lessons])
-        bundled_allowed = [a for a in allowed if a in library.lessons] or None
+        policy_allowed = [a for a in allowed if a in library.lessons] + sorted(activity_ids(session, platform_allowed))
         unknown = [a for a in allowed if a not in library.lessons and a not in platform_allowed]
         if not allowed:
             errors.append({"type": "empty_allowed", "loc": (where, "allowed"), "msg": "allowed is empty; give at least one lesson id, or leave it out", "input": allowed})
@@ -144,14 +152,13 @@ def next_steps(
             "with POST /v1/learners/{learner_id}/placement.",
         )
     if not state.has_evidence and recommender.policy.suggest_placement:
-        state.placement = quiz_progress_for_next(session, learner, runtime.placement_model())
-    result = recommender.recommend(library, model, state, goal_obj, now, n=n, kind=kind, allowed=bundled_allowed)
+        state.placement = quiz_progress_for_next(session, learner, runtime.placement_model(), platform=True)
+    candidates = PlatformCandidates(session, library, kind, platform_allowed)
+    result = recommender.recommend(library, model, state, goal_obj, now, n=n, kind=kind, allowed=policy_allowed, platform=candidates)
     skills_next = list(dict.fromkeys([r.skill_id for r in result.recommendations if r.kind != "placement"] + list(result.no_lesson)))
-    if allowed is not None and bundled_allowed is None:  # only imported activities allowed: skills ranked over the whole library, none of it proposed
-        result = replace(result, recommendations=[], outside_allowed=None)
     steps = platform_steps(session, skills_next, kind, platform_allowed)
     answered = state.placement.answered if state.placement else 0
-    outside = _out(result.outside_allowed, 0, runtime, lang, placement_cfg.max_items, 0) if result.outside_allowed else None
+    outside = _out(result.outside_allowed, 0, runtime, lang, placement_cfg.max_items, 0, candidates.steps) if result.outside_allowed else None
     note = None
     if outside is not None:
         title = outside.title or outside.lesson_id
@@ -160,9 +167,9 @@ def next_steps(
     return NextOut(
         model_version=model.version, generated_at=now, goal=goal_obj.query, goal_skills=list(goal_obj.skills),
         goal_mastered=result.goal_mastered, kind=kind,
-        recommendations=[_out(r, i + 1, runtime, lang, placement_cfg.max_items, answered) for i, r in enumerate(result.recommendations)],
+        recommendations=[_out(r, i + 1, runtime, lang, placement_cfg.max_items, answered, candidates.steps) for i, r in enumerate(result.recommendations)],
         outside_allowed=outside, allowed_note=note, recently_done=result.recently_done, no_lesson=result.no_lesson,
-        on_platform=[PlatformStepOut(skill_id=p.skill, activity_id=p.activity_id, platform=p.platform, key=p.key, course=p.course, kind=p.kind, title=p.title) for p in steps],
+        on_platform=[_step_out(p) for p in steps],
     )
 
 
@@ -221,13 +228,14 @@ class PlacementAnswerIn(BaseModel):
 
 
 class PlacementItemOut(BaseModel):
-    item_id: str
-    lesson_id: str
+    item_id: str = Field(description="A library item, or an imported item's activity id (see on_platform).")
+    lesson_id: str | None = Field(description="The library lesson of the item (none for an imported item).")
     skill_id: str
     skill_name: str
     question: str
-    options: list[str] = Field(description="Shown in this order; the answer is graded by the client, which has the library.")
+    options: list[str] = Field(description="Shown in this order; the answer is graded by the client, which has the library (or, for an imported item, the platform).")
     information_bits: float = Field(description="Expected drop of the summed entropy of the skills' mastery, in bits.")
+    on_platform: PlatformStepOut | None = Field(None, description="For one of the platform's own (imported) items: where the platform shows it.")
 
 
 class PlacementSkillOut(BaseModel):
@@ -264,19 +272,28 @@ def post_placement(
     learner = learner_for(runtime, caller, learner_id)
     recommender, config = runtime.recommender, runtime.settings.placement
     library = runtime.library
+    pm = runtime.placement_model()
     now = utcnow()
     submitted = None
     if body is not None and body.answer_id is not None:
-        if body.item_id not in library.items:
+        if body.item_id not in library.items and body.item_id not in pm.platform:
             raise RequestValidationError([{"type": "unknown_item", "loc": ("body", "item_id"), "input": body.item_id,
-                                           "msg": f"unknown item {body.item_id!r}; answer an item of the library (the quiz's next_item)"}])
+                                           "msg": f"unknown item {body.item_id!r}; answer an item of the library or an aligned imported item (the quiz's next_item)"}])
         at = body.answered_at or now  # a Moment: already in UTC and checked as it arrives
         assert body.correct is not None  # all_or_nothing: given together with answer_id
         submitted = (body.answer_id, body.item_id, body.correct, at)
-    step = answer(session, learner, library, runtime.placement_model(), now, submitted)
+    step = answer(session, learner, library, pm, now, submitted, platform=True)
     session.commit()
     nxt = None
-    if step.next_item:
+    imported = pm.platform.get(step.next_item or "")
+    if imported is not None:
+        nxt = PlacementItemOut(
+            item_id=imported.id, lesson_id=None, skill_id=imported.skills[0], skill_name=skill_name(library, imported.skills[0], lang), question=imported.question,
+            options=list(imported.options), information_bits=round(step.information_bits, 4),
+            on_platform=PlatformStepOut(skill_id=imported.skills[0], activity_id=imported.id, platform=imported.platform, key=imported.key,
+                                        course=imported.course, kind="item", title=imported.question[:200]),
+        )
+    elif step.next_item:
         lesson, item = library.items[step.next_item]
         nxt = PlacementItemOut(
             item_id=item.id, lesson_id=lesson.id, skill_id=item.skills[0], skill_name=skill_name(library, item.skills[0], lang),

@@ -15,8 +15,15 @@ skills are known in the profile, else guess; guess and slip moved by the item's 
 recommender). The next item is the one with the largest expected information gain: the expected drop
 of the summed entropy (bits) of the 48 skills' marginals, over the two outcomes of the answer.
 
+The pool: the library's items, and the platform's own (imported) items whose alignment is accepted
+(`PlatformItem`, at most a few per skill in course order, given by the caller): an imported item has
+no author's difficulty, so it comes with one from `tutor.catalog.difficulty` (its band's prior, then
+its answers), and is drawn like any other when it tells the most, where the caller can show it
+(`platform=True`: the API, whose client is the platform; the service's own quiz page grades with
+the library's answer keys, so it asks bundled items only).
+
 Stop: after `max_items` answers, when no item would gain `min_information_bits`, or when the pool
-(library items not yet asked in this quiz) is empty.
+(items not yet asked in this quiz) is empty.
 
 State is never kept in memory: every call rebuilds it from the learner's stored answers. Placement
 answers are stored as events (kind `answer`, source `placement`, event id `placement:<learner
@@ -34,7 +41,7 @@ for cold start, and their mastery already comes from their answers.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,7 +53,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc
-from tutor.content.library import Library
+from tutor.content.library import Item, Library
 from tutor.errors import Conflict, Invalid
 from tutor.recommend.policy import PlacementProgress, item_guess_slip
 from tutor.store.bulk_writes import insert_events, insert_learners
@@ -83,6 +90,20 @@ class Evidence:
     score: float
 
 
+@dataclass(frozen=True)
+class PlatformItem:
+    """An imported item the quiz may ask: its activity id, accepted skills, difficulty, and what to show (the platform grades it)."""
+
+    id: str
+    skills: tuple[str, ...]
+    difficulty: float
+    question: str
+    options: tuple[str, ...]
+    platform: str
+    key: str
+    course: str | None
+
+
 def _entropy_bits(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
@@ -98,8 +119,9 @@ def placed_skills(library: Library) -> list[str]:
 class PlacementModel:
     """Particles over knowledge profiles, the item pool, posterior and item choice."""
 
-    def __init__(self, library: Library, model: MasteryModel, config: PlacementConfig):
+    def __init__(self, library: Library, model: MasteryModel, config: PlacementConfig, platform_items: Sequence[PlatformItem] = (), stamp: object = None):
         self.items_ref = library.items
+        self.stamp = stamp  # what the platform items were read at (the caller's, to know when to rebuild)
         self._threads: Any = None  # threadpoolctl's controller, made on the first quiz step
         self.model = model
         self.config = config
@@ -108,16 +130,17 @@ class PlacementModel:
         self.X, self.prior_w = self._draw(library, model, config)
         self.log_prior_w = np.log(self.prior_w)
         self.Xf = self.X.astype(np.float64)
-        pool = sorted(iid for iid, (_, item) in library.items.items() if item.skills and all(s in self.index for s in item.skills))
+        self.platform = {it.id: it for it in platform_items if it.id not in library.items and it.skills and all(s in self.index for s in it.skills)}
+        pool = sorted([iid for iid, (_, item) in library.items.items() if item.skills and all(s in self.index for s in item.skills)] + list(self.platform))
         self.pool = pool
         self.item_pos = {iid: i for i, iid in enumerate(pool)}
         units: dict[tuple[str, ...], int] = {}
         unit_of, guess, slip = [], [], []
         for iid in pool:
-            item = library.items[iid][1]
-            key = tuple(sorted(item.skills))
+            skills, difficulty = self._skills_difficulty(library, iid)
+            key = tuple(sorted(skills))
             unit_of.append(units.setdefault(key, len(units)))
-            gs = [item_guess_slip(model.params(s), item.difficulty, config.difficulty_slope) for s in item.skills]
+            gs = [item_guess_slip(model.params(s), difficulty, config.difficulty_slope) for s in skills]
             guess.append(sum(g for g, _ in gs) / len(gs))
             slip.append(sum(s for _, s in gs) / len(gs))
         self.units = list(units)
@@ -126,9 +149,16 @@ class PlacementModel:
         self.slip = np.array(slip)
         self.K = np.column_stack([self.X[:, [self.index[s] for s in u]].all(axis=1) for u in self.units]).astype(np.float64) if self.units else np.zeros((len(self.X), 0))
         self.KT = np.ascontiguousarray(self.K.T)
-        self.item_lesson = {iid: library.items[iid][0].id for iid in pool}
-        self.item_skills = {iid: tuple(library.items[iid][1].skills) for iid in pool}
-        self._first: tuple[str | None, float] | None = None
+        self.item_lesson = {iid: library.items[iid][0].id if iid in library.items else None for iid in pool}
+        self.item_skills = {iid: self._skills_difficulty(library, iid)[0] for iid in pool}
+        self._first: dict[bool, tuple[str | None, float]] = {}
+        self._bundled = np.array([iid not in self.platform for iid in pool], dtype=bool)
+
+    def _skills_difficulty(self, library: Library, iid: str) -> tuple[tuple[str, ...], float]:
+        if iid in self.platform:
+            return self.platform[iid].skills, self.platform[iid].difficulty
+        item = library.items[iid][1]
+        return tuple(item.skills), item.difficulty
 
     @staticmethod
     def _draw(library: Library, model: MasteryModel, cfg: PlacementConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -197,15 +227,15 @@ class PlacementModel:
             m = w @ self.Xf
         return {s: float(m[i]) for i, s in enumerate(self.skills)}
 
-    def best_item(self, w: np.ndarray, asked: set[str]) -> tuple[str | None, float]:
+    def best_item(self, w: np.ndarray, asked: set[str], platform: bool = False) -> tuple[str | None, float]:
         """The item of the pool (not yet asked) with the largest expected entropy drop, in bits."""
-        if not asked and self._first is not None and np.allclose(w, self.prior_w):
-            return self._first
+        if not asked and platform in self._first and np.allclose(w, self.prior_w):
+            return self._first[platform]
         with self._one_blas_thread():
-            return self._best_item(w, asked)
+            return self._best_item(w, asked, platform)
 
-    def _best_item(self, w: np.ndarray, asked: set[str]) -> tuple[str | None, float]:
-        open_items = np.array([iid not in asked for iid in self.pool], dtype=bool)
+    def _best_item(self, w: np.ndarray, asked: set[str], platform: bool) -> tuple[str | None, float]:
+        open_items = np.array([iid not in asked for iid in self.pool], dtype=bool) & (True if platform else self._bundled)
         if not open_items.any():
             return None, 0.0
         m = w @ self.Xf  # (S,)
@@ -223,7 +253,7 @@ class PlacementModel:
         k = int(np.argmax(gain))  # pool is sorted by id, so ties go to the smaller id
         out = (self.pool[k], float(gain[k]))
         if not asked and np.allclose(w, self.prior_w):
-            self._first = out
+            self._first[platform] = out
         return out
 
 
@@ -289,14 +319,14 @@ def read_quiz(session: Session, learner: str) -> QuizState:
     return QuizState(answers, placement, completed, has_mastery)
 
 
-def progress(pm: PlacementModel, quiz: QuizState) -> Step:
+def progress(pm: PlacementModel, quiz: QuizState, platform: bool = False) -> Step:
     """Where the quiz stands, with no writes."""
     cfg = pm.config
     if quiz.completed:
         return Step("complete", len(quiz.placement), cfg.max_items, None, 0.0)
     w = pm.weights(quiz.evidence)
     asked = {a.item_id for a in quiz.placement if a.item_id}
-    nxt, bits = pm.best_item(w, asked)
+    nxt, bits = pm.best_item(w, asked, platform)
     if len(quiz.placement) >= cfg.max_items or nxt is None or (quiz.placement and bits < cfg.min_information_bits):
         return Step("complete", len(quiz.placement), cfg.max_items, None, 0.0, estimate=pm.marginals(w))
     return Step("in_progress", len(quiz.placement), cfg.max_items, nxt, bits)
@@ -309,6 +339,7 @@ def answer(
     pm: PlacementModel,
     now: datetime,
     submitted: tuple[str, str, bool, datetime] | None,
+    platform: bool = False,
 ) -> Step:
     """Start, resume or answer the quiz (submitted = answer id, item id, correct, answered at); the caller commits."""
     insert_learners(session, [learner], now)  # creates the learner; on PostgreSQL also locks it
@@ -333,19 +364,21 @@ def answer(
             raise Invalid(f"item {item_id!r} was already answered in this quiz (answer id of that answer: "
                                         f"{next(a.event_id for a in quiz.placement if a.item_id == item_id).rsplit(':', 1)[-1]!r}).")
         else:
-            lesson, item = library.items[item_id]
+            if item_id not in pm.item_skills:
+                raise Invalid(f"item {item_id!r} is not one the quiz asks; answer the quiz's next_item")
+            skills = pm.item_skills[item_id]
             row = {
-                "event_id": eid, "learner_id": learner, "kind": "answer", "item_id": item_id, "lesson_id": lesson.id,
-                "skills": list(item.skills), "score": float(correct), "occurred_at": answered_at, "duration_seconds": None,
+                "event_id": eid, "learner_id": learner, "kind": "answer", "item_id": item_id, "lesson_id": pm.item_lesson[item_id],
+                "skills": list(skills), "score": float(correct), "occurred_at": answered_at, "duration_seconds": None,
                 "attempt": None, "source": SOURCE, "verb": "answered", "skip_reason": None, "received_at": now,
             }
             if insert_events(session, [row]):
-                new = StoredAnswer(eid, item_id, tuple(item.skills), float(correct), answered_at, SOURCE)
+                new = StoredAnswer(eid, item_id, skills, float(correct), answered_at, SOURCE)
                 quiz.answers = sorted(quiz.answers + [new], key=lambda a: a.occurred_at)
                 quiz.placement = sorted(quiz.placement + [new], key=lambda a: a.occurred_at)
             else:
                 duplicate = True
-    step = progress(pm, quiz)
+    step = progress(pm, quiz, platform)
     step.duplicate = duplicate
     if step.status == "complete" and not quiz.completed and quiz.placement:
         _write_mastery(session, learner, pm, quiz, step.estimate or pm.marginals(pm.weights(quiz.evidence)), now)
@@ -383,15 +416,23 @@ def _write_mastery(session: Session, learner: str, pm: PlacementModel, quiz: Qui
     }])
 
 
-def quiz_progress_for_next(session: Session, learner: str, pm: PlacementModel) -> PlacementProgress | None:
+def quiz_progress_for_next(session: Session, learner: str, pm: PlacementModel, platform: bool = False) -> PlacementProgress | None:
     """For GET .../next: the quiz's progress for a learner without mastery, or None when it is over."""
     quiz = read_quiz(session, learner)
     if quiz.completed or quiz.has_mastery or (quiz.answers and not quiz.placement):
         return None
-    step = progress(pm, quiz)
+    step = progress(pm, quiz, platform)
     if step.status == "complete":
         return None
-    return PlacementProgress(answered=step.answered, max_items=step.max_items, next_item=step.next_item)
+    imported = pm.platform.get(step.next_item or "")
+    return PlacementProgress(answered=step.answered, max_items=step.max_items, next_item=step.next_item,
+                             item=stand_in_item(imported.id, imported.skills, imported.difficulty) if imported else None)
+
+
+def stand_in_item(item_id: str, skills: Sequence[str], difficulty: float) -> Item:
+    """An `Item` the success predictor can read (id, skills, difficulty) for an imported activity; its text is never read there."""
+    fields: dict[str, Any] = {"id": item_id, "skills": list(skills), "difficulty": difficulty}
+    return Item.model_construct(**fields)
 
 
 def entropy_bits(marginals: Mapping[str, float]) -> float:

@@ -34,11 +34,14 @@ Policy (every constant is a field of `Policy`, the `recommend` section of the se
   answer history (the mean over the item's skills, as the model scores an answer of several skills),
   moved by the item's difficulty on the logit scale the same way (an item of difficulty 0.5 gets
   exactly the model's prediction); BKT stays the mastery.
+* The platform's own lessons and items (`PlatformLesson`, from `recommend`'s `platform` source,
+  asked for the candidate skills) are candidates like the bundled lessons, scored by the same rule;
+  an imported item is a lesson of one item. `allowed` may name them too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -246,6 +249,7 @@ class PlacementProgress:
     answered: int
     max_items: int
     next_item: str | None  # None: the quiz would stop now
+    item: Item | None = None  # when next_item is an imported item: a stand-in the predictor reads
 
 
 @dataclass
@@ -309,6 +313,21 @@ def resolve_goal(library: Library, goal: str | None, default: str = "basic") -> 
     return Goal(query=query, skills=tuple(s.id for s in library.framework.skills if s.id in chosen))
 
 
+@dataclass(frozen=True)
+class PlatformLesson:
+    """One of the platform's own lessons (or items) aligned to skills: a candidate ranked like a bundled lesson.
+
+    `items`: what its success is predicted from and how many answers it offers (an imported item: itself)."""
+
+    id: str
+    skills: tuple[str, ...]
+    items: tuple[Item, ...]
+
+
+PlatformSource = Callable[[Sequence[str], Collection[str]], Sequence[PlatformLesson]]
+"""Given the candidate skills (best known order) and the lessons and items done recently, the platform's candidates for them."""
+
+
 # ------------------------------------------------------------------------------------------ output
 @dataclass
 class Recommendation:
@@ -325,6 +344,7 @@ class Recommendation:
     days_since_practice: float | None = None
     unlocks: int = 0
     waiting_on_it: str | None = None  # for `remediate`: a goal skill that needs this one
+    on_platform: bool = False  # lesson_id (kind lesson) or item_id (kind item) names an imported activity
 
     def message(self, library: Library, lang: str, max_items: int | None = None, answered: int = 0) -> str:
         return explain(self, library, lang, max_items, answered)
@@ -470,6 +490,7 @@ class Recommender:
         n: int = 5,
         kind: Literal["lesson", "item"] = "lesson",
         allowed: Iterable[str] | None = None,
+        platform: PlatformSource | None = None,
     ) -> Result:
         pol = self.policy
         prep = self.prepared(library, model)
@@ -522,9 +543,20 @@ class Recommender:
         recent_set = set(recently_done)
         recent_items = {iid for iid, t in state.recent_items.items() if t >= recent_cut}
         allowed_set = None if allowed is None else set(allowed)
+        lesson_skills, lesson_items, lessons_by_skill = prep.lesson_skills, prep.lesson_items, prep.lessons_by_skill
+        imported = list(platform(sorted(skill_value, key=prep.order.__getitem__), recent_set | recent_items)) if platform and skill_value else []
+        if imported:  # this call's candidates: the bundled lessons and the platform's
+            lesson_skills, lesson_items = dict(lesson_skills), dict(lesson_items)
+            lessons_by_skill = {sid: list(lids) for sid, lids in lessons_by_skill.items()}
+            for pl in imported:
+                lesson_skills[pl.id] = tuple(sid for sid in pl.skills if sid in prep.order)
+                lesson_items[pl.id] = pl.items
+                for sid in lesson_skills[pl.id]:
+                    lessons_by_skill[sid].append(pl.id)
+        on_platform = {pl.id for pl in imported}
 
         def blocked_lesson(lid: str) -> bool:
-            for sid in prep.lesson_skills[lid]:
+            for sid in lesson_skills[lid]:
                 st = status.get(sid)
                 if st is None:  # a skill outside the working set: judge its prerequisites directly
                     p = state.skills[sid].p if sid in state.skills else prep.params[sid].prior
@@ -534,13 +566,13 @@ class Recommender:
                     return True
             return False
 
-        lesson_ids = sorted({lid for sid in skill_value for lid in prep.lessons_by_skill[sid]})
+        lesson_ids = sorted({lid for sid in skill_value for lid in lessons_by_skill[sid]})
         scored: list[tuple[float, str, Recommendation]] = []
         for lid in lesson_ids:
             if lid in recent_set or blocked_lesson(lid):
                 continue
-            items = prep.lesson_items[lid]
-            for sid in prep.lesson_skills[lid]:
+            items = lesson_items[lid]
+            for sid in lesson_skills[lid]:
                 if sid not in now_p:
                     now_p[sid] = self.current_mastery(prep, state, now, [sid])[sid][1]
             preds = predictor.predict(state, now_p, items)
@@ -549,7 +581,7 @@ class Recommender:
             opportunities = 1 + len(items)
             total = 0.0
             best: tuple[float, str, Reason, int, str | None, float] | None = None
-            for sid in prep.lesson_skills[lid]:
+            for sid in lesson_skills[lid]:
                 if sid not in skill_value:
                     continue
                 mult, reason, unlocks, waiting = skill_value[sid]
@@ -566,7 +598,7 @@ class Recommender:
             rec = Recommendation(
                 kind="lesson", skill_id=sid, reason=reason, p_mastered=now_p[sid], p_success=p_succ, lesson_id=lid,
                 expected_gain=gain, score=score, in_zpd=pol.zpd_low <= p_succ <= pol.zpd_high, days_since_practice=days,
-                unlocks=unlocks, waiting_on_it=waiting,
+                unlocks=unlocks, waiting_on_it=waiting, on_platform=lid in on_platform,
             )
             scored.append((-score, lid, rec))
         scored.sort(key=lambda t: (t[0], t[1]))
@@ -577,16 +609,17 @@ class Recommender:
         if allowed_set is not None and ranked and ranked[0].lesson_id not in allowed_set:
             outside = ranked[0]
         if kind == "item":
-            recs = self._items(prep, predictor, state, now_p, inside, recent_items, n)
+            recs = self._items(lesson_items, predictor, state, now_p, inside, recent_items, n)
             if outside is not None:
-                outside = (self._items(prep, predictor, state, now_p, [outside], recent_items, 1) or [outside])[0]
+                outside = (self._items(lesson_items, predictor, state, now_p, [outside], recent_items, 1) or [outside])[0]
         else:
             recs = inside[:n]
         no_lesson = sorted(
-            (s for s in skill_value if not any(allowed_set is None or lid in allowed_set for lid in prep.lessons_by_skill[s])),
+            (s for s in skill_value if not any(allowed_set is None or lid in allowed_set for lid in lessons_by_skill[s])),
             key=prep.order.__getitem__,
         )
-        if state.placement is not None and pol.suggest_placement and state.placement.next_item and state.placement.next_item in prep.item_lesson:
+        if state.placement is not None and pol.suggest_placement and state.placement.next_item and (
+                state.placement.next_item in prep.item_lesson or state.placement.item is not None):
             recs = [self._placement(library, prep, predictor, state, now_p)] + recs[: max(0, n - 1)]
         return Result(
             goal=goal,
@@ -599,21 +632,22 @@ class Recommender:
         )
 
     def _placement(self, library, prep, predictor, state, now_p) -> Recommendation:
-        item = library.items[state.placement.next_item][1]
+        item = state.placement.item or library.items[state.placement.next_item][1]
         sid = item.skills[0]
         p_now = now_p.get(sid, prep.params[sid].prior)
         return Recommendation(
             kind="placement", skill_id=sid, reason="placement", p_mastered=p_now,
-            p_success=predictor.predict(state, {**now_p, sid: p_now}, [item])[0], lesson_id=prep.item_lesson[item.id], item_id=item.id,
+            p_success=predictor.predict(state, {**now_p, sid: p_now}, [item])[0], lesson_id=prep.item_lesson.get(item.id), item_id=item.id,
+            on_platform=state.placement.item is not None,
         )
 
-    def _items(self, prep, predictor, state, now_p, lessons: list[Recommendation], recent_items: set[str], n: int) -> list[Recommendation]:
+    def _items(self, lesson_items, predictor, state, now_p, lessons: list[Recommendation], recent_items: set[str], n: int) -> list[Recommendation]:
         """Practice items, round-robin over the ranked lessons, each lesson's items closest to the ZPD's middle first."""
         pol = self.policy
         middle = (pol.zpd_low + pol.zpd_high) / 2
         queues = []
         for rec in lessons:
-            items = [it for it in prep.lesson_items[rec.lesson_id] if it.id not in recent_items]
+            items = [it for it in lesson_items[rec.lesson_id] if it.id not in recent_items]
             preds = predictor.predict(state, now_p, items)
             order = sorted(zip(items, preds), key=lambda t: (abs(t[1] - middle), t[0].id))
             queues.append((rec, order))
@@ -623,7 +657,8 @@ class Recommender:
             for rec, order in queues:
                 if depth < len(order) and len(out) < n:
                     item, p = order[depth]
-                    out.append(replace(rec, kind="item", item_id=item.id, p_success=p, in_zpd=pol.zpd_low <= p <= pol.zpd_high))
+                    shown = replace(rec, kind="item", item_id=item.id, p_success=p, in_zpd=pol.zpd_low <= p <= pol.zpd_high)
+                    out.append(replace(shown, lesson_id=None) if rec.on_platform else shown)  # an imported item is its own lesson
             depth += 1
         return out
 
