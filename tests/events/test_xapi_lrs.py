@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import uuid
 
@@ -279,6 +280,17 @@ def test_raw_identifiers_and_names_are_never_stored(client, keys, runtime):
         row = session.scalars(select(XapiStatement)).one()
     assert row.learner_id == runtime.pseudonym("mailto:secret.learner@example.vn") == row.body["actor"]["account"]["name"]
     assert mastery(client, keys["platform"], "mailto:secret.learner@example.vn")["4.2-basic"][1] == 1, "an mbox learner is read by its mbox IRI"
+
+
+def test_an_openid_learner_can_be_read_exported_and_erased_by_the_sha1_of_the_openid(client, keys):
+    openid = "https://id.example.vn/learner-9"
+    assert post(client, keys["platform"], variant(lambda x: x.update(actor={"openid": openid}))).status_code == 200
+    learner = "openid:" + hashlib.sha1(openid.encode()).hexdigest()
+    assert mastery(client, keys["platform"], learner)["4.2-basic"][1] == 1
+    exported = client.get(f"/v1/learners/{learner}/export", headers=auth(keys["platform"]))
+    assert exported.status_code == 200 and exported.json()["events"] and openid not in exported.text
+    assert client.delete(f"/v1/learners/{learner}", headers=auth(keys["platform"])).status_code == 200
+    assert mastery(client, keys["platform"], learner) == {}
 
 
 def test_http_basic_credentials_on_the_xapi_routes_only(client, keys, runtime):

@@ -25,6 +25,7 @@ names are dropped. The pseudonym is the one the rest of the service uses for the
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import re
@@ -398,10 +399,18 @@ Statements = Annotated[list[Statement], BeforeValidator(lambda v: [v] if isinsta
 
 def learner_id(agent: Agent | Group) -> str:
     """The learner id the service knows an agent by: the account name (what platforms address the learner routes
-    with), else the mbox IRI, the mbox_sha1sum or the openid; a group by its identifier or its members."""
+    with), else the mbox IRI, the mbox_sha1sum, or `openid:` and the SHA-1 of the openid (an openid is a URL, and a
+    learner id with `/` could not be named in the learner routes' paths to export or erase it); a group by its
+    identifier or its members.
+
+    >>> learner_id(Agent(openid="https://id.example.vn/learner-9"))
+    'openid:678aa502f02610ac926afa914f02bbc83b498259'
+    """
     if agent.account is not None:
         return agent.account.name
-    value = agent.mbox or agent.mbox_sha1sum or agent.openid
+    if agent.openid is not None and agent.mbox is None and agent.mbox_sha1sum is None:
+        return "openid:" + hashlib.sha1(str(agent.openid).encode()).hexdigest()
+    value = agent.mbox or agent.mbox_sha1sum
     if value is not None:
         return value.lower() if agent.mbox_sha1sum is not None and value == agent.mbox_sha1sum else value
     members = sorted(learner_id(m) for m in (agent.member or [])) if isinstance(agent, Group) else []
