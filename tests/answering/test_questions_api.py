@@ -30,6 +30,8 @@ def test_answers_cite_a_lesson_and_new_lessons_are_found_at_once(sqlite_only, cl
         "vi": "Trước khi chuyển tiền bằng mã QR, hãy kiểm tra tên người nhận hiện trên ứng dụng ngân hàng.",
         "en": "Before paying with a QR code, check the recipient's name that your banking app shows.",
     }
+    lesson.update(licence="CC-BY-4.0", authors=["Tổ biên soạn"], last_reviewed="2026-11-30",  # a new lesson carries its metadata
+                  sources=[{"title": "Ngân hàng Nhà nước", "url": "https://sbv.gov.vn", "publisher": "Ngân hàng Nhà nước Việt Nam", "accessed": "2026-11-30"}])
     assert client.post("/v1/content/lessons", json=lesson, headers=auth(keys["admin"])).status_code == 200
     r = client.post("/v1/ask", json={"question": "What should I check before paying with a QR code?", "learner_id": "learner-1"},
                     headers=auth(keys["learner"]))

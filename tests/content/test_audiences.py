@@ -76,3 +76,11 @@ def test_audience_goals_resolve(goal):
     library = load_library(PROJECT_ROOT / "content")
     skills = resolve_goal(library, goal).skills
     assert set(library.audience_goal(goal.split(",")[0].removeprefix("audience:"))) <= set(skills)
+
+
+def test_the_profile_is_part_of_the_learner_export(client, keys):
+    platform = auth(keys["platform"])
+    assert client.put("/v1/learners/exported-1/profile", json={"audience": "students"}, headers=platform).status_code == 200
+    exported = client.get("/v1/learners/exported-1/export", headers=platform)
+    assert exported.status_code == 200, exported.text
+    assert exported.json()["profile"]["audience"] == "students" and exported.json()["profile"]["set_by"] == "platform"

@@ -145,11 +145,18 @@ class ExportedKey(BaseModel):
     revoked_at: datetime | None
 
 
+class ExportedProfile(BaseModel):
+    audience: str | None = Field(description="officials, students, workers or citizens; null when none was set.")
+    set_by: str | None = Field(description="learner, platform or lti.")
+    set_at: datetime | None
+
+
 class LearnerExport(BaseModel):
     """Everything the service holds about one learner (Law on Personal Data Protection No. 91/2025/QH15: the right of access)."""
 
     learner_id: str
     first_seen: datetime
+    profile: ExportedProfile = Field(description="The learner's audience (GET/PUT /v1/learners/{learner_id}/profile).")
     events: list[ExportedEvent]
     mastery: list[ExportedMastery]
     learner_keys: list[ExportedKey]
