@@ -97,6 +97,10 @@ CHANNEL = re.compile(
     re.IGNORECASE,
 )
 
+# Of those, a sentence that tells the learner to ask someone (not only names a site) is the better channel.
+ASKS = re.compile(r"\bhỏi\b|liên hệ|\bgọi\b|tổng đài|hotline|công an (xã|phường)|\bask\b|\bcontact\b|\bcall\b|police", re.IGNORECASE)
+ASKING_BONUS = 1.5
+
 
 def section_link(lesson_id: str, section: int) -> str:
     """Where the learner reads the whole section (the lesson's page for its objectives)."""
@@ -503,7 +507,7 @@ class HelpDesk:
                 for unit in self.composer.units_of(lid, section, body_lang):
                     if not CHANNEL.search(unit.text) or len(unit.text.split()) > MAX_ANSWER_WORDS:
                         continue
-                    overlap = len(q & _tokens(unit.text, body_lang)) - rank
+                    overlap = len(q & _tokens(unit.text, body_lang)) - rank + (ASKING_BONUS if ASKS.search(unit.text) else 0.0)
                     if best is None or overlap > best[0]:
                         best = (overlap, ChannelQuote(unit.text, lid, section, body_lang, section_link(lid, section)))
         return best[1] if best else None
