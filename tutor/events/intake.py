@@ -25,7 +25,8 @@ from tutor.store.bulk_writes import insert_events, insert_learners, upsert_maste
 from tutor.store.tables import AnswerHistory, Event, Mastery
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.equations import update as bkt_update
-from tutor.tracing.next_answer import LearnerHistory, NextAnswerModel
+from tutor.tracing.histories import history_from, stored_answers
+from tutor.tracing.next_answer import LearnerHistory
 
 
 @dataclass(frozen=True)
@@ -222,50 +223,14 @@ def fold_answer_histories(session: Session, answers: list[LearnerEvent], model: 
         history = na.history_of(((e.skills, e.score or 0.0) for e in evs), LearnerHistory.from_json(row.state, max(na.n_previous_answers, 1)))
         row.state, row.n_answers, row.updated_at = history.to_json(), row.n_answers + len(evs), now
         row.last_event_at = max(filter(None, (as_utc(row.last_event_at), evs[-1].occurred_at)))
-    stored = _stored_answers(session, sorted(again))
+    stored = stored_answers(session, sorted(again))
     for learner in sorted(again):
         row = rows.get(learner)
-        history, n, last = _history_from(na, key, row, stored.get(learner, []))
+        history, n, last = history_from(na, key, row, stored.get(learner, []))
         if row is None:
             session.add(AnswerHistory(learner_id=learner, model_key=key, state=history.to_json(), n_answers=n, last_event_at=last, updated_at=now))
         else:
             row.model_key, row.state, row.n_answers, row.last_event_at, row.updated_at = key, history.to_json(), n, last, now
-
-
-def stored_history(session: Session, learner: str, na: NextAnswerModel) -> LearnerHistory:
-    """The learner's next-answer history as stored; rebuilt in memory (nothing written) when another model built it,
-    until the learner's next answer stores the new one."""
-    row = session.get(AnswerHistory, learner)
-    key = na.state_key()
-    if row is not None and row.model_key == key:
-        return LearnerHistory.from_json(row.state, max(na.n_previous_answers, 1))
-    return _history_from(na, key, row, _stored_answers(session, [learner]).get(learner, []))[0]
-
-
-def _stored_answers(session: Session, learners: list[str]) -> dict[str, list[tuple[list, float, datetime]]]:
-    """Each learner's stored graded answers but placement ones, in time order: (skills, score, time)."""
-    out: dict[str, list[tuple[list, float, datetime]]] = defaultdict(list)
-    if not learners:
-        return out
-    for learner, skills, score, occurred in session.execute(
-        select(Event.learner_id, Event.skills, Event.score, Event.occurred_at)
-        .where(Event.learner_id.in_(learners), Event.kind == "answer", Event.source != "placement")
-        .order_by(Event.learner_id, Event.occurred_at, Event.id)
-    ):
-        out[learner].append((skills, score, as_utc(occurred)))
-    return out
-
-
-def _history_from(na: NextAnswerModel, key: str, row: AnswerHistory | None, answers: list[tuple[list, float, datetime]]) -> tuple[LearnerHistory, int, datetime | None]:
-    """A history rebuilt from stored answers, from the retention base when the same model built it; with its count and last time."""
-    until = as_utc(row.base_until) if row is not None else None
-    base = row.base_state if row is not None and row.base_key == key else None
-    todo = [(s, y) for s, y, t in answers if until is None or t > until]
-    start = None if base is None else LearnerHistory.from_json(base, max(na.n_previous_answers, 1))
-    history = na.history_of(todo, start)
-    n = len(todo) + ((row.base_n or 0) if row is not None and base is not None else 0)
-    last = next((t for _, _, t in reversed(answers) if until is None or t > until), until)
-    return history, n, last
 
 
 def void_events(session: Session, voided: Mapping[str, str], model: MasteryModel) -> int:

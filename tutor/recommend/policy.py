@@ -52,10 +52,10 @@ from sqlalchemy import func, select
 from tutor.clock import as_utc
 from tutor.content.library import Item, Library
 from tutor.errors import Invalid
-from tutor.events.intake import stored_history
 from tutor.store.tables import Event, Learner, Mastery
 from tutor.tracing.artefacts import MasteryModel
 from tutor.tracing.equations import SkillParams, logit, sigmoid
+from tutor.tracing.histories import stored_history
 from tutor.tracing.next_answer import LearnerHistory, NextAnswerModel
 
 Reason = Literal["ready", "review", "remediate", "placement"]
