@@ -33,7 +33,7 @@ router = APIRouter(prefix="/lti", tags=["lti"])
 admin_router = APIRouter(prefix="/v1/admin/lti", tags=["admin"])
 Admin = Annotated[Caller, Depends(require_scopes("admin"))]
 PlatformId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The platform's id, as `GET /v1/admin/lti/platforms` lists it.")]
-TEXT = {"type": "string", "minLength": 1}
+TEXT = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}  # printable text: a control character is refused (400)
 LOGIN_FIELDS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id", "lti_deployment_id")
 LOGIN_REQUIRED = ("iss", "login_hint", "target_link_uri")
 LOGIN_QUERY = {"parameters": [{"name": k, "in": "query", "required": k in LOGIN_REQUIRED, "schema": TEXT} for k in LOGIN_FIELDS]}
