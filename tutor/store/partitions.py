@@ -88,9 +88,10 @@ def existing(conn: Connection) -> list[Partition]:
 def ensure_partitions(bind: Engine | Connection | Session, moments: list[datetime]) -> list[str]:
     """Create the month partitions these moments need and that do not exist yet; returns the names created.
 
-    Runs in its own short transaction on its own connection (creating a partition locks `events` for
-    a moment; holding that lock for a whole batch would stall every reader). Workers remember the
-    partitions they have seen, so this is a set lookup for almost every batch.
+    Given an engine or a connection, runs in its own short transaction (creating a partition locks
+    `events` for a moment; holding that lock for a whole batch would stall every reader); given a
+    session, in the session's transaction (see below). Workers remember the partitions they have seen,
+    so this is a set lookup for almost every batch.
     """
     if not is_partitioned(bind):
         return []
@@ -102,6 +103,20 @@ def ensure_partitions(bind: Engine | Connection | Session, moments: list[datetim
     if not missing:
         return []
     created = []
+    if isinstance(bind, Session):
+        # Inside the caller's transaction, which may already hold a lock on `events` (a read of earlier answers):
+        # a second connection would wait for it until its lock_timeout. A missing month is rare (a backfill), so the
+        # caller's transaction makes it, and the month is remembered only once it is seen committed.
+        conn = bind.connection()
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PARTITION_LOCK})
+        present = {p.name for p in existing(conn)}
+        for p in missing:
+            if p.name not in present:
+                conn.execute(text(f"CREATE TABLE {p.name} PARTITION OF events FOR VALUES FROM ('{p.start.isoformat()}') TO ('{p.end.isoformat()}')"))
+                created.append(p.name)
+        with _known_lock:
+            _known.setdefault(engine, set()).update(p.name for p in missing if p.name in present)
+        return created
     with engine.connect() as conn, conn.begin():
         conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PARTITION_LOCK})
