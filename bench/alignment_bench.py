@@ -6,10 +6,10 @@ aligner's calibration (tutor/catalog/alignment_calibration.json, unless --no-wri
     .venv/bin/python bench/alignment_bench.py --vector-cache /tmp/e5-vectors.npz  # keep the encoder's vectors for the next run
 
 Every bundled lesson, and each of its items, is aligned with its tags hidden by an aligner whose
-exemplars are the other 47 lessons and their items, in Vietnamese, English and Vietnamese without
-diacritics. Each skill has exactly one bundled lesson, so the held-out text's own skill never has
-an exemplar: its competence is found from the framework's description and from the lesson of the
-same competence at the other band, and its band from the lessons of the other competences.
+exemplars are the other lessons and their items, in Vietnamese, English and Vietnamese without
+diacritics. Nearly every skill has one bundled lesson, so the held-out text's own skill mostly has no
+exemplar left: its competence is found from the framework's description and from the lessons of the
+same competence at the other bands, and its band from the lessons of the other competences.
 A second kind of text, `item-known`, is each item aligned with only itself left out (its lesson's
 sections and other items stay): an imported course that covers a bundled lesson's topic.
 The fusion weights are chosen on a grid, for lessons and for items apart, for every lesson on the
@@ -215,9 +215,9 @@ def markdown(out: dict) -> str:
         f"load average at start {' '.join(map(str, m['load_average_start']))}, at end {' '.join(map(str, m['load_average_end']))}; "
         f"other work shared the cores). Wall time {m['wall_s'] / 60:.1f} min, of which {m['evidence_s']:.0f} s computing the held-out evidence.", "",
         f"{out['counts']['lessons']} lessons and {out['counts']['items']} items, each aligned with its tags hidden by an aligner whose exemplars are the "
-        "other 47 lessons (its own lesson's items excluded too), in three slices: vi, en, vi without diacritics "
-        f"({out['counts']['texts']} texts). Every skill has exactly one bundled lesson, so the held-out text's own skill has no exemplar left: its "
-        "competence comes from the framework's description and the lesson of the same competence at the other band; its band from the "
+        f"other {out['counts']['lessons'] - 1} lessons (its own lesson's items excluded too), in three slices: vi, en, vi without diacritics "
+        f"({out['counts']['texts']} texts). Nearly every skill has one bundled lesson, so the held-out text's own skill mostly has no exemplar left: its "
+        "competence comes from the framework's description and the lessons of the same competence at the other bands; its band from the "
         "lessons of other competences. Weights are chosen for lessons and for items apart, for each lesson on the other lessons (nested leave-one-out), so every figure is "
         "out of sample. `items, lesson known` rows: each item aligned with only itself left out, its lesson's sections and "
         "other items kept — an imported course that covers a bundled lesson's topic. Competence top-k ranks competences by their best "
