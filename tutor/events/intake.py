@@ -175,6 +175,14 @@ def release_pending(session: Session, activity: str, skills: list[str], model: M
         return len(ids)
     session.execute(update(Event).where(Event.id.in_(ids)).values(kind="answer", skills=list(skills)), execution_options={"synchronize_session": False})
     learners = sorted({row.learner_id for row in pending if row.learner_id is not None})
+    _replay_and_store(session, [(learner, skill) for learner in learners for skill in skills], model)
+    return len(ids)
+
+
+def _replay_and_store(session: Session, pairs: list[tuple[str, str]], model: MasteryModel) -> None:
+    """Replay each (learner, skill) from its stored answers and retention base, write the mastery, and rebuild
+    those learners' next-answer histories: what an answer released or taken back changes."""
+    learners = sorted({learner for learner, _ in pairs})
     bases = {
         (row.learner_id, row.skill_id): (row.base_p, row.base_n, as_utc(row.base_until))
         for row in session.execute(
@@ -183,13 +191,11 @@ def release_pending(session: Session, activity: str, skills: list[str], model: M
     }
     now = utcnow()
     rows = []
-    for learner in learners:
-        for skill in skills:
-            p, n, last = _replay(session, learner, skill, model, bases.get((learner, skill), (None, None, None)))
-            rows.append({"learner_id": learner, "skill_id": skill, "p_mastered": p, "n_observations": n, "updated_at": now, "last_event_at": last})
+    for learner, skill in pairs:
+        p, n, last = _replay(session, learner, skill, model, bases.get((learner, skill), (None, None, None)))
+        rows.append({"learner_id": learner, "skill_id": skill, "p_mastered": p, "n_observations": n, "updated_at": now, "last_event_at": last})
     upsert_mastery(session, rows)
     fold_answer_histories(session, [], model, now, rebuild=learners)
-    return len(ids)
 
 
 def fold_answer_histories(session: Session, answers: list[LearnerEvent], model: MasteryModel, now: datetime, rebuild: list[str] | None = None) -> None:
@@ -250,18 +256,5 @@ def void_events(session: Session, voided: Mapping[str, str], model: MasteryModel
                         execution_options={"synchronize_session": False})
     touched = {(row.learner_id, skill) for row in rows if row.kind == "answer" and row.learner_id is not None for skill in row.skills}
     if touched:
-        learners = sorted({learner for learner, _ in touched})
-        bases = {
-            (row.learner_id, row.skill_id): (row.base_p, row.base_n, as_utc(row.base_until))
-            for row in session.execute(
-                select(Mastery.learner_id, Mastery.skill_id, Mastery.base_p, Mastery.base_n, Mastery.base_until).where(Mastery.learner_id.in_(learners))
-            )
-        }
-        now = utcnow()
-        replayed = []
-        for learner, skill in sorted(touched):
-            p, n, last = _replay(session, learner, skill, model, bases.get((learner, skill), (None, None, None)))
-            replayed.append({"learner_id": learner, "skill_id": skill, "p_mastered": p, "n_observations": n, "updated_at": now, "last_event_at": last})
-        upsert_mastery(session, replayed)
-        fold_answer_histories(session, [], model, now, rebuild=learners)
+        _replay_and_store(session, sorted(touched), model)
     return len(rows)
