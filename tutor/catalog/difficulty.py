@@ -21,6 +21,7 @@ behind the update; the authors' numbers were set that way ("0 easy .. 1 hard"), 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from types import MappingProxyType
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,15 +33,25 @@ PRIOR_ANSWERS = 20
 NEUTRAL = 0.5
 
 
-def band_priors(library: Library) -> dict[str, float]:
-    """Per band id: the mean difficulty of the bundled items of that band's skills (`NEUTRAL` where there are none)."""
+_PRIORS: list[tuple[object, Mapping[str, float]]] = []  # (the items they were computed from, the priors)
+
+
+def band_priors(library: Library) -> Mapping[str, float]:
+    """Per band id: the mean difficulty of the bundled items of that band's skills (`NEUTRAL` where there are none).
+
+    Kept until the library's items change (a lesson added through the API): `/next` asks on every call."""
+    for items, priors in _PRIORS:
+        if items is library.items:
+            return priors
     sums: dict[str, list[float]] = {b.id: [] for b in library.framework.bands}
     for _, item in library.items.values():
         for sid in item.skills:
             skill = library.skills.get(sid)
             if skill is not None:
                 sums.setdefault(skill.band, []).append(item.difficulty)
-    return {band: (sum(v) / len(v) if v else NEUTRAL) for band, v in sums.items()}
+    priors = MappingProxyType({band: (sum(v) / len(v) if v else NEUTRAL) for band, v in sums.items()})
+    _PRIORS[:] = [(library.items, priors)]
+    return priors
 
 
 def prior_difficulty(skills: Sequence[str], library: Library, priors: Mapping[str, float]) -> float:

@@ -1,25 +1,30 @@
 """The platform's own lessons and items for the skills a learner should work on next.
 
-* `platform_candidates`: what the recommender ranks beside the bundled lessons. For each candidate
+* `PlatformCandidates`: what the recommender ranks beside the bundled lessons. For each candidate
   skill, the imported activities of the kind asked for whose accepted alignment names it, in the
   platform's course order (course, then position in it); of each course only the first one not done
   recently, so the platform's order is kept (unit 3 is never proposed before unit 2 of the same
   course); at most `per_skill` courses per skill. An item is predicted from its difficulty
   (`tutor.catalog.difficulty`); a lesson from one stand-in item at its band's prior difficulty.
+  `PlatformCandidates.first_steps`: for each recommended skill, the first few in course order: what
+  more the platform has on it.
 * `placement_items`: the imported items the placement quiz may draw, with their difficulty.
-* `platform_steps`: for each recommended skill, the first few in course order: what more the
-  platform has on it.
 
-With `allowed` (the activities the platform lets the learner open now, by activity id or by the
-platform's identifier), nothing outside it is proposed or listed.
+With `allowed` (the activity ids the platform lets the learner open now), nothing outside it is
+proposed or listed.
+
+`/next` runs on every page a learner opens, so the catalog is read in one statement per request
+whatever the number of skills (`first_aligned`), and the steps listed reuse the candidates' rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from tutor.catalog.difficulty import band_priors, difficulties, prior_difficulty
@@ -40,28 +45,47 @@ class PlatformStep:
     title: str
 
 
-def platform_steps(session: Session, skills: Sequence[str], kind: str, allowed: Collection[str] | None = None, per_skill: int = 3) -> list[PlatformStep]:
-    """Up to `per_skill` imported activities of `kind` ("lesson" or "item") per skill, skills in the order given.
+def _aligned(skill_filter: Any) -> Select:
+    """Accepted alignments of one kind (bound as `kind`) with their activity and course."""
+    return (
+        select(Alignment.skill, Alignment.course_order, CatalogActivity.id, CatalogActivity.platform, CatalogActivity.key,
+               CatalogCourse.key.label("course"), CatalogActivity.title, CatalogActivity.skills, CatalogActivity.course_id)
+        .select_from(Alignment)
+        .join(CatalogActivity, CatalogActivity.id == Alignment.activity_id)
+        .outerjoin(CatalogCourse, CatalogCourse.id == CatalogActivity.course_id)
+        .where(skill_filter, Alignment.status == "accepted", Alignment.kind == bindparam("kind"))
+    )
 
-    One query per skill on the alignments' (skill, status, kind, course order) index, stopping at
-    `per_skill`: a skill may have thousands of aligned activities on a national platform, and only the
-    first few are shown."""
-    steps: list[PlatformStep] = []
-    for skill in dict.fromkeys(skills):
-        query = (
-            select(CatalogActivity.id, CatalogActivity.platform, CatalogActivity.key, CatalogCourse.key, CatalogActivity.title)
-            .select_from(Alignment)
-            .join(CatalogActivity, CatalogActivity.id == Alignment.activity_id)
-            .outerjoin(CatalogCourse, CatalogCourse.id == CatalogActivity.course_id)
-            .where(Alignment.skill == skill, Alignment.status == "accepted", Alignment.kind == kind)
-            .order_by(Alignment.course_order, Alignment.activity_id)
-            .limit(per_skill)
-        )
-        if allowed is not None:
-            wanted = list(allowed)
-            query = query.where(CatalogActivity.id.in_(wanted) | CatalogActivity.key.in_(wanted))
-        steps += [PlatformStep(skill, aid, platform, key, course, kind, title) for aid, platform, key, course, title in session.execute(query)]
-    return steps
+
+@lru_cache(maxsize=128)
+def _first_per_skill(n_skills: int, limit: int) -> Any:
+    """One LIMITed select per skill (each served by the (skill, status, kind, course_order) index), joined by
+    UNION ALL; built once per shape, the skills bound as `skill_0` … ."""
+    parts = [_aligned(Alignment.skill == bindparam(f"skill_{i}")).order_by(Alignment.course_order, Alignment.activity_id).limit(limit).subquery().select()
+             for i in range(n_skills)]
+    return parts[0] if n_skills == 1 else union_all(*parts)
+
+
+def first_aligned(session: Session, skills: Sequence[str], kind: str, limit: int, allowed: Collection[str] | None = None) -> dict[str, list[Any]]:
+    """Per skill, its first `limit` accepted activities of `kind` in course order (rows with `id`, `platform`,
+    `key`, `course`, `title`, `skills`, `course_id`), in one statement. With `allowed` (activity ids), only
+    those: the statement is then bounded by the allowed list instead of a limit per skill."""
+    wanted = list(dict.fromkeys(skills))
+    out: dict[str, list[Any]] = {s: [] for s in wanted}
+    if not wanted:
+        return out
+    if allowed is None:
+        statement = _first_per_skill(len(wanted), limit)
+        params: dict[str, Any] = {f"skill_{i}": s for i, s in enumerate(wanted)}
+    else:
+        statement = _aligned(Alignment.skill.in_(wanted)).where(Alignment.activity_id.in_(list(allowed)))
+        params = {}
+    for row in session.connection().execute(statement, params | {"kind": kind}):
+        out[row.skill].append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: (r.course_order, r.id))
+        del rows[limit:]
+    return out
 
 
 def activity_ids(session: Session, ids: Collection[str]) -> set[str]:
@@ -85,37 +109,30 @@ def known_activities(session: Session, ids: Collection[str]) -> set[str]:
 
 class PlatformCandidates:
     """The recommender's source of imported candidates for one request (`tutor.recommend.policy.PlatformSource`);
-    keeps what it returned (`steps`) so the response can say where each is on the platform."""
+    keeps what it returned (`steps`) so the response can say where each is on the platform, and the rows it
+    read, so `first_steps` lists the platform's next activities without reading them again."""
 
     def __init__(self, session: Session, library: Library, kind: str, allowed: Collection[str] | None = None, per_skill: int = 3, scan: int = 30):
         self.session, self.library, self.kind, self.allowed = session, library, kind, allowed
         self.per_skill, self.scan = per_skill, scan
         self.steps: dict[str, PlatformStep] = {}
+        self._read: dict[str, list[Any]] = {}
+
+    def _step(self, skill: str, row: Any) -> PlatformStep:
+        return PlatformStep(skill, row.id, row.platform, row.key, row.course, self.kind, row.title)
 
     def __call__(self, skills: Sequence[str], done: Collection[str]) -> list[PlatformLesson]:
+        self._read |= first_aligned(self.session, skills, self.kind, self.scan, self.allowed)
         chosen: dict[str, tuple[PlatformStep, list[str]]] = {}
         for skill in dict.fromkeys(skills):
-            query = (
-                select(CatalogActivity.id, CatalogActivity.platform, CatalogActivity.key, CatalogCourse.key, CatalogActivity.title, CatalogActivity.skills,
-                       CatalogActivity.course_id)
-                .select_from(Alignment)
-                .join(CatalogActivity, CatalogActivity.id == Alignment.activity_id)
-                .outerjoin(CatalogCourse, CatalogCourse.id == CatalogActivity.course_id)
-                .where(Alignment.skill == skill, Alignment.status == "accepted", Alignment.kind == self.kind)
-                .order_by(Alignment.course_order, Alignment.activity_id)
-                .limit(self.scan)
-            )
-            if self.allowed is not None:
-                wanted = list(self.allowed)
-                query = query.where(CatalogActivity.id.in_(wanted) | CatalogActivity.key.in_(wanted))
             courses: set[object] = set()
-            for aid, platform, key, course, title, accepted, course_id in self.session.execute(query):
-                if course_id in courses or len(courses) >= self.per_skill:
+            for row in self._read[skill]:
+                if row.course_id in courses or len(courses) >= self.per_skill:
                     continue
-                if aid in done or key in done:
+                if row.id in done or row.key in done:
                     continue  # done recently: the course's next one is the candidate
-                courses.add(course_id if course_id is not None else aid)
-                chosen.setdefault(aid, (PlatformStep(skill, aid, platform, key, course, self.kind, title), list(accepted or [skill])))
+                courses.add(row.course_id if row.course_id is not None else row.id)
+                chosen.setdefault(row.id, (self._step(skill, row), list(row.skills or [skill])))
         if not chosen:
             return []
         skills_of = {aid: skills for aid, (_, skills) in chosen.items()}
@@ -130,7 +147,14 @@ class PlatformCandidates:
             out.append(PlatformLesson(id=aid, skills=tuple(skills), items=(stand_in_item(aid, skills, hardness[aid]),)))
         return out
 
-
+    def first_steps(self, skills: Sequence[str], per_skill: int = 3) -> list[PlatformStep]:
+        """Up to `per_skill` activities per skill in course order, skills in the order given: a skill may have
+        thousands of aligned activities on a national platform, and only the first few are shown."""
+        wanted = list(dict.fromkeys(skills))
+        missing = [s for s in wanted if s not in self._read]
+        if missing:
+            self._read |= first_aligned(self.session, missing, self.kind, max(per_skill, self.scan), self.allowed)
+        return [self._step(skill, row) for skill in wanted for row in self._read[skill][:per_skill]]
 def placement_stamp(session: Session) -> tuple[int, object]:
     """What the placement quiz's imported items depend on: how many items are aligned, and their latest change."""
     n, latest = session.execute(

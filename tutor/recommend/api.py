@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from tutor.catalog.steps import PlatformCandidates, PlatformStep, activity_ids, known_activities, platform_steps
+from tutor.catalog.steps import PlatformCandidates, PlatformStep, activity_ids, known_activities
 from tutor.clock import Moment, utcnow
 from tutor.deps import Caller, LearnerId, RuntimeDep, SessionDep, learner_for, require_scopes
 from tutor.errors import NotFound
@@ -131,10 +131,12 @@ def next_steps(
         errors.append({"type": "invalid_goal", "loc": (where, "goal"), "msg": str(exc), "input": goal})
     policy_allowed: list[str] | None = None
     platform_allowed: set[str] | None = None
+    platform_ids: set[str] | None = None
     if allowed is not None:
         allowed = [a.strip() for a in allowed if a.strip()]
         platform_allowed = known_activities(session, [a for a in allowed if a not in library.lessons])
-        policy_allowed = [a for a in allowed if a in library.lessons] + sorted(activity_ids(session, platform_allowed))
+        platform_ids = activity_ids(session, platform_allowed)
+        policy_allowed = [a for a in allowed if a in library.lessons] + sorted(platform_ids)
         unknown = [a for a in allowed if a not in library.lessons and a not in platform_allowed]
         if not allowed:
             errors.append({"type": "empty_allowed", "loc": (where, "allowed"), "msg": "allowed is empty; give at least one lesson id, or leave it out", "input": allowed})
@@ -153,10 +155,10 @@ def next_steps(
         )
     if not state.has_evidence and recommender.policy.suggest_placement:
         state.placement = quiz_progress_for_next(session, learner, runtime.placement_model(), platform=True)
-    candidates = PlatformCandidates(session, library, kind, platform_allowed)
+    candidates = PlatformCandidates(session, library, kind, platform_ids)
     result = recommender.recommend(library, model, state, goal_obj, now, n=n, kind=kind, allowed=policy_allowed, platform=candidates)
     skills_next = list(dict.fromkeys([r.skill_id for r in result.recommendations if r.kind != "placement"] + list(result.no_lesson)))
-    steps = platform_steps(session, skills_next, kind, platform_allowed)
+    steps = candidates.first_steps(skills_next)
     answered = state.placement.answered if state.placement else 0
     outside = _out(result.outside_allowed, 0, runtime, lang, placement_cfg.max_items, 0, candidates.steps) if result.outside_allowed else None
     note = None
