@@ -210,3 +210,22 @@ def test_stats_count_longest_keys_key_positions_and_skills_per_band(root):
     assert stats["key_positions"] == {f"{k} of 3": sum(1 for it in items if it["correct"] == k) for k in range(3)}
     assert stats["skills_per_band"] == {"basic": 24, "intermediate": 24, "advanced": 24, "specialised": 24}
     assert stats["skills_with_lessons"] == 2 and stats["near_duplicates"]["threshold"] == 0.34
+
+
+def test_stats_count_questions_that_copy_their_lesson_per_file_and_slice(root):
+    lesson = make_lesson("copied", "1.2-basic")
+    lesson["sections"][1]["body"] = {"vi": "Hãy bật xác thực hai lớp cho tài khoản email của bạn.", "en": "Turn on two-step verification for your email account."}
+    write(root, lesson)
+    (root / "eval" / "questions-old.yaml").write_text(yaml.safe_dump([
+        {"id": "q1", "slice": "vi", "question": "bật xác thực hai lớp cho tài khoản thế nào", "lessons": ["copied"]},  # 6 syllables verbatim
+        {"id": "q2", "slice": "vi_nodiac", "question": "bat xac thuc hai lop o dau", "lessons": ["copied"]},  # 5, without diacritics
+        {"id": "q3", "slice": "en", "question": "how do I make my mail safer", "lessons": ["copied"]},
+        {"id": "q4", "slice": "en", "question": "lottery numbers", "lessons": []},  # unanswerable: not counted
+    ], allow_unicode=True))
+    (root / "eval" / "questions-new.yaml").write_text(yaml.safe_dump([
+        {"id": "q5", "slice": "vi", "question": "mail bị hack thì bảo vệ kiểu j", "lessons": ["copied"]},
+    ], allow_unicode=True))
+    stats = json.loads(runner.invoke(app, ["content", "stats", "--json", "--dir", str(root)]).output)["eval_overlap"]
+    assert stats["heavy_run"] == 4
+    assert stats["by_file"] == {"questions-new": {"questions": 1, "heavy_share": 0.0}, "questions-old": {"questions": 3, "heavy_share": 0.667}}
+    assert stats["by_slice"]["vi"] == {"questions": 2, "heavy_share": 0.5} and stats["by_slice"]["en"]["heavy_share"] == 0.0

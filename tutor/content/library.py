@@ -344,6 +344,7 @@ class Library:
     framework: Framework
     lessons: dict[str, Lesson] = field(default_factory=dict)
     eval_questions: list[EvalQuestion] = field(default_factory=list)
+    eval_files: dict[str, str] = field(default_factory=dict)  # question id -> the eval/ file it is in (its set), without .yaml
     warnings: list[Problem] = field(default_factory=list)  # what `tutor content check` shows without refusing the content
     audiences: dict[str, Audience] = field(default_factory=dict)
 
@@ -616,6 +617,7 @@ def load_library(content_dir: Path) -> Library:
         lessons[lesson.id] = lesson
 
     questions: list[EvalQuestion] = []
+    eval_files: dict[str, str] = {}
     for path in sorted((content_dir / "eval").glob("*.yaml")):
         read = _read(path, shown(path), problems)
         if read is None:
@@ -638,6 +640,7 @@ def load_library(content_dir: Path) -> Library:
                     if lid not in lessons and lid not in unreadable:
                         problems.append(problem(shown(path), line_of(lines, (i, name, j)), f"{i}.{name}", f"unknown lesson {lid!r}", f"không có bài học {lid!r}"))
             questions.append(q)
+            eval_files.setdefault(q.id, path.stem)
     ids = [q.id for q in questions]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -645,7 +648,7 @@ def load_library(content_dir: Path) -> Library:
 
     if framework is None:
         raise ContentError(collapse(problems))
-    library = Library(framework=framework, lessons=lessons, eval_questions=questions)
+    library = Library(framework=framework, lessons=lessons, eval_questions=questions, eval_files=eval_files)
     library.audiences = _load_audiences(content_dir / "audiences.yaml", shown, library, problems)
     taught = {s for lesson in lessons.values() for s in lesson.skills}
     for i, s in enumerate(framework.skills):

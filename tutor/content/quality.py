@@ -1,4 +1,5 @@
-"""Whether the items measure: near copies across skills, and the counts `tutor content stats` reports.
+"""Whether the items and the evaluation questions measure: near copies across skills, questions that copy
+their lesson, and the counts `tutor content stats` reports.
 
 Near copies: an item whose question and options say nearly what an item of another skill says
 lets one answer count as evidence for two skills. Similarity is the Jaccard overlap of the English
@@ -6,6 +7,16 @@ content words (question and options, stop words left out); `NEAR_DUPLICATE` was 
 bundled library (277 items, 37,560 pairs across skills; content/README.md): the five pairs a reviewer
 named as near copies score 0.81, 0.36, 0.34, 0.31 and 0.28, the highest other pair 0.308. At 0.34
 the rule flags three of the five and nothing else; lower, it starts flagging pairs that only share a topic.
+
+Questions that copy their lesson: a question that repeats a run of the lesson's words lets retrieval
+match it word for word, so the evaluation overstates what learners typing their own words get. A
+question is *heavy* when it shares a run of `HEAVY_RUN` or more consecutive words (Vietnamese:
+syllables, compared without diacritics) with the text of a lesson it names. Four is the smallest run
+that is more than one term: "tài khoản định danh" is one term of four syllables, "tài khoản định danh
+điện tử" already a phrase.
+
+>>> longest_shared_run("quen mat khau vneid thi lam sao", "Nếu quên mật khẩu VNeID, hãy ...")
+4
 """
 
 from __future__ import annotations
@@ -19,9 +30,11 @@ from tutor.content.rules import Problem, fold, problem
 from tutor.content.yaml_lines import line_of
 
 if TYPE_CHECKING:
-    from tutor.content.library import Item, Library
+    from tutor.content.library import Item, Lesson, Library
 
 NEAR_DUPLICATE = 0.34
+HEAVY_RUN = 4
+_TOKEN = re.compile(r"[^\W_]+")
 STOP_WORDS = frozenset(
     "a an the to of and or in on at for is are be you your it its that this what which do does should with by from as can not will i we they".split()
     + "he she his her their them my me".split()
@@ -49,6 +62,50 @@ def near_duplicates(library: Library, threshold: float = NEAR_DUPLICATE) -> list
         if s >= threshold:
             found.append((a, b, round(s, 3)))
     return sorted(found, key=lambda t: (-t[2], t[0], t[1]))
+
+
+def _tokens(text: str) -> list[str]:
+    return [fold(t) for t in _TOKEN.findall(text)]
+
+
+def longest_shared_run(question: str, text: str) -> int:
+    """The longest run of consecutive words of `question` found in the same order in `text` (without diacritics)."""
+    q, t = _tokens(question), _tokens(text)
+    where: dict[str, list[int]] = {}
+    for j, w in enumerate(t):
+        where.setdefault(w, []).append(j)
+    best, previous = 0, {}
+    for w in q:
+        current = {j: previous.get(j - 1, 0) + 1 for j in where.get(w, ())}
+        best = max(best, *current.values(), 0)
+        previous = current
+    return best
+
+
+def lesson_text(lesson: Lesson, lang: str) -> str:
+    """What a learner reads in the lesson: title, objectives, section headings and bodies."""
+    parts = [lesson.title.get(lang), *(lesson.objectives.get(lang) or [])]
+    parts += [f"{s.heading.get(lang)} {s.body.get(lang)}" for s in lesson.sections]
+    return "\n".join(p for p in parts if p)
+
+
+def question_overlap(library: Library) -> dict:
+    """Share of heavy answerable questions, per evaluation file and per slice (see the module's docstring)."""
+    texts: dict[tuple[str, str], str] = {}
+    groups: dict[str, dict[str, list[bool]]] = {"by_file": {}, "by_slice": {}}
+    for q in library.eval_questions:
+        if not q.lessons:
+            continue
+        lang = "en" if q.slice == "en" else "vi"
+        for lid in q.lessons:
+            if (lid, lang) not in texts:
+                texts[(lid, lang)] = lesson_text(library.lessons[lid], lang)
+        heavy = max(longest_shared_run(q.question, texts[(lid, lang)]) for lid in q.lessons) >= HEAVY_RUN
+        groups["by_file"].setdefault(library.eval_files.get(q.id, ""), []).append(heavy)
+        groups["by_slice"].setdefault(q.slice, []).append(heavy)
+    return {"heavy_run": HEAVY_RUN} | {
+        name: {key: {"questions": len(v), "heavy_share": round(sum(v) / len(v), 3)} for key, v in sorted(found.items())} for name, found in groups.items()
+    }
 
 
 def quality_problems(library: Library, files: dict[str, str], lines: dict[str, dict] | None = None) -> list[Problem]:
@@ -104,4 +161,5 @@ def stats(library: Library) -> dict:
         "lessons_reviewed": sum(1 for lesson in library.lessons.values() if lesson.last_reviewed),
         "words": {lang: sum(lesson.words(lang) for lesson in library.lessons.values()) for lang in ("vi", "en")},
         "eval_questions": {"total": len(library.eval_questions), **dict(sorted(slices.items()))},
+        "eval_overlap": question_overlap(library),
     }
