@@ -74,7 +74,7 @@ def longest_shared_run(question: str, text: str) -> int:
     where: dict[str, list[int]] = {}
     for j, w in enumerate(t):
         where.setdefault(w, []).append(j)
-    best, previous = 0, {}
+    best, previous = 0, dict[int, int]()
     for w in q:
         current = {j: previous.get(j - 1, 0) + 1 for j in where.get(w, ())}
         best = max(best, *current.values(), 0)
