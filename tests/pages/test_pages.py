@@ -236,3 +236,27 @@ def test_a_page_is_one_request_its_style_and_every_icon_it_uses_inlined(browser,
         assert used and used <= defined, (path, used - defined)
         ids = re.findall(r'\bid="([^"]+)"', html)
         assert len(ids) == len(set(ids)), (path, sorted(i for i in ids if ids.count(i) > 1))
+
+
+def test_a_lesson_shows_the_example_for_the_learners_audience_after_its_first_section(browser, page_runtime, page_keys):
+    from tests.conftest import make_lesson
+    from tutor.clock import utcnow
+    from tutor.content.library import Lesson
+    from tutor.profiles import profile
+
+    examples = {
+        "workers": {"vi": "Anh **công nhân** đọc kỹ tin tuyển dụng.", "en": "A **factory worker** reads the job offer closely."},
+        "students": {"vi": "Em học sinh ghi nguồn trong bài tập.", "en": "A pupil cites the source in homework."},
+    }
+    assert page_runtime.add_lesson(Lesson.model_validate({**make_lesson("page-examples", "4.2-basic"), "examples": examples})) == []
+    sign_in_with(browser, page_keys["learner"])
+    assert 'class="example"' not in browser.get("/learn/lessons/page-examples").text  # no audience yet
+    with page_runtime.session() as s, s.begin():
+        profile.write(s, page_runtime.library, page_runtime.pseudonym("learner-1"), "workers", "learner", utcnow())
+    page = browser.get("/learn/lessons/page-examples").text
+    assert '<section class="example" id="example" aria-labelledby="h-example">' in page
+    assert "Ví dụ dành cho người lao động" in page and "Anh <strong>công nhân</strong> đọc kỹ tin tuyển dụng." in page
+    assert page.index('id="section-0"') < page.index('id="example"') < page.index('id="section-1"')
+    assert "Em học sinh" not in page and "A pupil" not in page
+    english = browser.get("/learn/lessons/page-examples?lang=en").text
+    assert "An example for workers" in english and "A <strong>factory worker</strong> reads the job offer closely." in english

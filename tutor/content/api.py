@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from tutor.content import case
-from tutor.content.library import LANGUAGES, Lesson, new_lesson_problems
+from tutor.content.library import LANGUAGES, Lesson, Text, new_lesson_problems
 from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.errors import NotFound
 from tutor.privacy import audit
+from tutor.profiles.profile import example_audience
 
 router = APIRouter(tags=["content"])
 skills_router = APIRouter(prefix="/v1/skills", tags=["framework"])
@@ -40,16 +41,38 @@ def put_lesson(lesson: Lesson, runtime: RuntimeDep, session: SessionDep, caller:
     return LessonSaved(lesson_id=lesson.id, status="replaced" if existed else "added", words={lang: lesson.words(lang) for lang in LANGUAGES})
 
 
-@router.get("/v1/lessons/{lesson_id}", response_model=Lesson, summary="One lesson in both languages")
+class LessonExample(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"audience": "workers", "text": {
+        "vi": "Một tin nhắn mời **việc nhẹ lương cao** đòi bạn chuyển tiền đặt cọc trước: đó là dấu hiệu lừa đảo.",
+        "en": "A message offering **light work, high pay** asks you to transfer a deposit first: that is a sign of a scam.",
+    }}]})
+
+    audience: str = Field(description="The audience it is written for (content/audiences.yaml).")
+    text: Text = Field(description="One to three sentences, Markdown, in both languages.")
+
+
+class LessonRead(Lesson):
+    """A lesson as a reader gets it: the lesson, with the example for the reader's audience."""
+
+    example: LessonExample | None = Field(None, description="The example for the audience asked for (`audience=`), else for the learner's "
+                                                            "own (GET/PUT .../profile); null when there is none or the lesson has none for it.")
+
+
+@router.get("/v1/lessons/{lesson_id}", response_model=LessonRead, summary="One lesson in both languages")
 def get_lesson(
     lesson_id: Annotated[str, Path(max_length=80)],
     runtime: RuntimeDep,
+    session: SessionDep,
     caller: Annotated[Caller, Depends(require_scopes("platform", "learner", "admin"))],
-) -> Lesson:
+    audience: Annotated[str | None, Query(max_length=32, description="An audience whose example to include; a learner key gets its "
+                                                                      "learner's own audience without it.")] = None,
+) -> LessonRead:
     lesson = runtime.library.lessons.get(lesson_id)
     if lesson is None:
         raise NotFound(f"No lesson {lesson_id!r}; GET /v1/skills lists the lessons of each skill.")
-    return lesson
+    whose = example_audience(session, runtime.library, audience, caller.learner)
+    text = lesson.example_for(whose)
+    return LessonRead.model_validate({**dict(lesson), "example": LessonExample(audience=whose, text=text) if whose and text else None})
 
 
 class SkillOut(BaseModel):

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationEr
 from pydantic_core import ErrorDetails
 
 from tutor.content.quality import quality_problems
-from tutor.content.rules import Context, Problem, folded_markers, lesson_rules, metadata_rules, problem
+from tutor.content.rules import Context, Problem, example_rules, folded_markers, lesson_rules, metadata_rules, problem
 from tutor.content.yaml_lines import line_of, read_yaml, yaml_error_line
 from tutor.errors import Invalid
 from tutor.text import check_text
@@ -159,6 +159,11 @@ class Lesson(Strict):
     authors: list[str] = Field(default_factory=list, description="Who wrote the lesson.")
     last_reviewed: IsoDate | None = Field(None, description="The day a reviewer last checked the lesson's facts.")
     sources: list[Source] = Field(default_factory=list, description="Official pages for its facts about Vietnamese services and laws.")
+    examples: dict[str, Text] = Field(
+        default_factory=dict,
+        description="The lesson's point in one audience's world: audience id (content/audiences.yaml) → one to three sentences in both "
+                    "languages (Markdown), shown after the first section to learners of that audience.",
+    )
 
     @field_validator("skills")
     @classmethod
@@ -166,6 +171,10 @@ class Lesson(Strict):
         if len(set(v)) != len(v):
             raise ValueError("a skill is listed twice")
         return v
+
+    def example_for(self, audience: str | None) -> Text | None:
+        """The example written for this audience, if the lesson has one."""
+        return self.examples.get(audience) if audience else None
 
     def words(self, lang: str) -> int:
         texts = [self.title.get(lang), *self.objectives.get(lang)]
@@ -398,9 +407,10 @@ class Library:
 
     def check_lesson(self, lesson: Lesson, shown: str, lines: dict | None = None) -> list[Problem]:
         """Problems a lesson has against the framework and the rules (skills exist and fit, options in the
-        same order, Vietnamese with its diacritics, enough words, item ids unique within it); errors and warnings."""
+        same order, Vietnamese with its diacritics, enough words, item ids unique within it, examples for known audiences); errors and warnings."""
         lines = lines or {}
-        return lesson_rules(lesson.model_dump(), lines, shown, self.context()) + _word_problems(lesson, shown, lines)
+        raw = lesson.model_dump()
+        return lesson_rules(raw, lines, shown, self.context()) + example_rules(raw, lines, shown, self.audiences) + _word_problems(lesson, shown, lines)
 
     def problems_with(self, lesson: Lesson) -> list[Problem]:
         """The errors that stop a lesson from joining the library (as new or as a replacement)."""
@@ -650,6 +660,8 @@ def load_library(content_dir: Path) -> Library:
         raise ContentError(collapse(problems))
     library = Library(framework=framework, lessons=lessons, eval_questions=questions, eval_files=eval_files)
     library.audiences = _load_audiences(content_dir / "audiences.yaml", shown, library, problems)
+    for path, _, raw, lines in parsed:
+        problems += example_rules(raw, lines, shown(path), library.audiences)
     taught = {s for lesson in lessons.values() for s in lesson.skills}
     for i, s in enumerate(framework.skills):
         at = line_of(fw_lines, ("skills", i))

@@ -150,6 +150,10 @@ def _vi_fields(raw: dict) -> Iterator[tuple[tuple, str]]:
         if isinstance(it, dict):
             for key in ("question", "options", "explanation"):
                 yield from pair(("items", j, key), it.get(key))
+    examples = raw.get("examples")
+    if isinstance(examples, dict):
+        for audience, text in examples.items():
+            yield from pair(("examples", audience), text)
 
 
 def _dotted(path: tuple) -> str:
@@ -245,6 +249,22 @@ def lesson_rules(raw: Any, lines: dict, shown: str, ctx: Context) -> list[Proble
 
     out += metadata_rules(raw, lines, shown, ctx.today, new=False)
     return out
+
+
+def example_rules(raw: Any, lines: dict, shown: str, audiences: Iterable[str]) -> list[Problem]:
+    """Each of a lesson's `examples` is for an audience of content/audiences.yaml: one written for a
+    misspelt audience would never be shown."""
+    examples = raw.get("examples") if isinstance(raw, dict) else None
+    if not isinstance(examples, dict):
+        return []
+    known = list(audiences)
+    en_known = f"the audiences are {', '.join(known)}" if known else "no audiences are defined (content/audiences.yaml)"
+    vi_known = f"các nhóm đối tượng là {', '.join(known)}" if known else "chưa có nhóm đối tượng nào (content/audiences.yaml)"
+    return [
+        problem(shown, line_of(lines, ("examples", key)), f"examples.{key}", f"unknown audience {key!r}; {en_known}",
+                f"không có nhóm đối tượng {key!r}; {vi_known}", loc=("examples", key), rule="unknown-audience")
+        for key in examples if key not in known
+    ]
 
 
 def metadata_rules(raw: Any, lines: dict, shown: str, today: date, new: bool) -> list[Problem]:

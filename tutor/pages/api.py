@@ -31,6 +31,7 @@ from tutor.privacy import audit
 from tutor.privacy.api import LearnerExport
 from tutor.privacy.credentials import SCOPES, create_key, find_client, revoke
 from tutor.privacy.learner_rights import erase, export
+from tutor.profiles.profile import audience_of
 from tutor.recommend.placement import answer as placement_answer
 from tutor.recommend.policy import skill_name
 from tutor.runtime import Runtime
@@ -216,10 +217,17 @@ def lesson_of(runtime: Runtime, lesson_id: str):
     return lesson
 
 
+def show_lesson(request: Request, user: PageUser, runtime: Runtime, session, lesson, status: int = 200, **context: object) -> HTMLResponse:
+    """The lesson page: its sections with the example for the learner's audience, and its items."""
+    lang = lang_of(request)
+    example = views.lesson_example(runtime.library, lesson, audience_of(session, user.learner or ""), lang)
+    return render(request, "learn/lesson.html", status=status, user=user, lesson=lesson, example=example,
+                  skill_names=[skill_name(runtime.library, s, lang) for s in lesson.skills], **context)
+
+
 @router.get(LEARNER_HOME + "/lessons/{lesson_id}")
-def lesson_page(request: Request, lesson_id: str, user: Learner, runtime: RuntimeDep) -> HTMLResponse:
-    lesson = lesson_of(runtime, lesson_id)
-    return render(request, "learn/lesson.html", user=user, lesson=lesson, skill_names=[skill_name(runtime.library, s, lang_of(request)) for s in lesson.skills])
+def lesson_page(request: Request, lesson_id: str, user: Learner, runtime: RuntimeDep, session: SessionDep) -> HTMLResponse:
+    return show_lesson(request, user, runtime, session, lesson_of(runtime, lesson_id))
 
 
 @router.post(LEARNER_HOME + "/lessons/{lesson_id}/answers")
@@ -234,8 +242,7 @@ def lesson_answers(request: Request, lesson_id: str, form: PostedForm, user: Ann
         if raw.isdigit() and int(raw) < len(item.options.vi):
             choices[item.id] = int(raw)
     if not choices:
-        return render(request, "learn/lesson.html", status=422, user=user, lesson=lesson, problem=words(lang)["pick_one"],
-                      skill_names=[skill_name(runtime.library, s, lang) for s in lesson.skills])
+        return show_lesson(request, user, runtime, session, lesson, status=422, problem=words(lang)["pick_one"])
     result = views.answer_lesson(session, runtime.library, runtime.model, user.learner, lesson, choices, lang)
     session.commit()
     names = {s: skill_name(runtime.library, s, lang) for s in result.before}

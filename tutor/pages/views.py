@@ -112,6 +112,23 @@ def my_skills(session: Session, library: Library, model: MasteryModel, learner: 
 
 
 @dataclass(frozen=True)
+class Example:
+    """A lesson's example for the learner's audience, as the lesson page shows it."""
+
+    audience: str
+    audience_name: str  # lower-cased to follow "Ví dụ dành cho ..."
+    text: str
+
+
+def lesson_example(library: Library, lesson: Lesson, audience: str | None, lang: str) -> Example | None:
+    text = lesson.example_for(audience)
+    if audience is None or text is None or audience not in library.audiences:
+        return None
+    name = library.audiences[audience].name.get(lang)
+    return Example(audience, name[:1].lower() + name[1:], text.get(lang))
+
+
+@dataclass(frozen=True)
 class Step:
     lesson_id: str | None
     item_id: str | None

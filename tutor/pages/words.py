@@ -48,6 +48,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "open_lesson": ("Mở bài học", "Open the lesson"),
     "minutes": ("phút", "minutes"),
     "objectives": ("Mục tiêu", "Objectives"),
+    "example_for": ("Ví dụ dành cho {audience}", "An example for {audience}"),
     "check": ("Kiểm tra hiểu biết", "Check your understanding"),
     "submit_answers": ("Nộp câu trả lời", "Submit answers"),
     "right": ("Đúng", "Right"),

@@ -39,6 +39,15 @@ def audience_of(session: Session, learner: str) -> str | None:
     return row.audience if row is not None else None
 
 
+def example_audience(session: Session, library: Library, asked: str | None, learner: str | None) -> str | None:
+    """Whose example a lesson shows: the audience asked for (it must exist), else the learner's own."""
+    if asked is not None:
+        if asked not in library.audiences:
+            raise Invalid(f"audience: unknown audience {asked!r}; choose one of {', '.join(library.audiences)}, or leave it out")
+        return asked
+    return audience_of(session, learner) if learner else None
+
+
 def check_audience(library: Library, audience: str | None) -> None:
     if audience is not None and audience not in library.audiences:
         raise Invalid(f"unknown audience {audience!r}; choose one of {', '.join(library.audiences)} (or null to clear it)")
