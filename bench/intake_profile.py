@@ -47,7 +47,8 @@ def kind_of(sql: str) -> str:
         return "insert events + event_ids"
     match = re.match(r"(SELECT|INSERT INTO|UPDATE|DELETE FROM)\s.*?(?:FROM\s+)?([a-z_]+)", flat)
     if flat.startswith("SELECT events.skills"):
-        return "replay: read the learner's answers"
+        return ("replay from the day mark" if "occurred_at >=" in flat else "replay from the retention base" if "occurred_at >" in flat
+                else "replay of the whole history")
     return f"{match.group(1)} {match.group(2)}" if match else flat[:40]
 
 
