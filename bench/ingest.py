@@ -34,6 +34,7 @@ from service_under_test import ADMIN_DSN, running_service
 from sqlalchemy import create_engine
 
 from tutor.content.library import load_library
+from tutor.events.intake import day_start
 from tutor.store import partitions
 from tutor.store.database import upgrade
 
@@ -90,9 +91,11 @@ def bulk_load(dbname: str, history: int, n_learners: int, items: list[tuple[str,
                       {"start": start, "n": history, "span": end - start, "a": a, "b": b})
             c.commit()
             print(f"  loaded {b + 1:,} of {history:,} events ({time.perf_counter() - t0:.0f} s, load {loadavg()})", flush=True)
-        c.execute("INSERT INTO mastery (learner_id, skill_id, p_mastered, n_observations, updated_at, last_event_at) "
-                  "SELECT l.id, s, 0.6, %(per)s, %(end)s, %(end)s FROM hist_learners l CROSS JOIN unnest(%(skills)s::text[]) AS s ON CONFLICT DO NOTHING",
-                  {"per": history // n_learners // 3, "end": end, "skills": sorted({s for _, s in items})[:3]})
+        # with the day mark the intake keeps (the start of the latest day with an answer), as a store that took these answers would have
+        c.execute("INSERT INTO mastery (learner_id, skill_id, p_mastered, n_observations, updated_at, last_event_at, mark_at, mark_p, mark_n) "
+                  "SELECT l.id, s, 0.6, %(per)s, %(end)s, %(end)s, %(day)s, 0.6, %(per)s FROM hist_learners l CROSS JOIN unnest(%(skills)s::text[]) AS s "
+                  "ON CONFLICT DO NOTHING",
+                  {"per": history // n_learners // 3, "end": end, "day": day_start(end), "skills": sorted({s for _, s in items})[:3]})
         c.execute("INSERT INTO service_state (key, value, revision) VALUES ('bench_history', %s, 1)", (str(history),))
         c.commit()
         c.autocommit = True

@@ -20,8 +20,6 @@ import argparse
 import asyncio
 import json
 import random
-import socket
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -32,6 +30,7 @@ import psycopg
 from service_under_test import running_service
 
 from tutor.content.library import load_library
+from tutor.store.outage_relay import OutageRelay
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -40,61 +39,6 @@ QUESTIONS = [
     "VNeID mức 2 là gì?", "cach kiem tra tin gia tren mang", "What is two-factor sign-in?",
     "Làm thế nào để dùng trợ lý AI an toàn?", "dien thoai bi day bo nho phai lam sao",
 ]
-
-
-class Relay:
-    """A TCP relay to PostgreSQL that can be cut (every connection dropped, new ones refused) and restored."""
-
-    def __init__(self, target=("127.0.0.1", 5432)):
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.up = True
-        self.conns: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            server = socket.create_connection(self.target)
-            with self.lock:
-                self.conns += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a, b):
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def cut(self):
-        self.up = False
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            self.conns.clear()
-
-    def restore(self):
-        self.up = True
 
 
 def loadavg() -> str:
@@ -116,7 +60,7 @@ async def run(args) -> dict:
     acknowledged: set[str] = set()
     unacknowledged: list[dict] = []
     counter = 0
-    relay = Relay() if args.outage > 0 else None
+    relay = OutageRelay() if args.outage > 0 else None
     load_before = loadavg()
     with running_service("postgresql", args.port, args.workers, "load", db_port=relay.port if relay else 5432) as service:
         async with httpx.AsyncClient(base_url=service.base_url, headers={"Authorization": f"Bearer {service.key}"}, timeout=30) as http:

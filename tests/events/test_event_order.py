@@ -6,11 +6,13 @@ import random
 import threading
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import delete
+
 from tests.conftest import auth, with_settings
 from tests.tracing.next_answer_artefact import service_models
 from tutor.events.intake import LearnerEvent, record_events
 from tutor.runtime import Runtime
-from tutor.store.tables import AnswerHistory
+from tutor.store.tables import AnswerHistory, Event
 from tutor.tracing.equations import update
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -47,6 +49,39 @@ def test_late_answers_are_reconciled_into_time_order(client, keys, runtime):
     for learner in ("ordered", "late"):
         p, n = p_of(client, keys["platform"], learner)
         assert abs(p - expected) < 1e-9 and n == len(grades), learner
+
+
+def test_answers_over_days_in_any_order_end_as_the_sequential_replay(client, keys, runtime):
+    rng = random.Random(8)
+    times = sorted(START + timedelta(days=rng.randrange(6), minutes=rng.randrange(1440)) for _ in range(40))
+    grades = [rng.random() < 0.6 for _ in times]
+    events = [{"event_id": f"days-{i}", "learner_id": "days", "item_id": "test-scams-1", "correct": g, "timestamp": t.isoformat()}
+              for i, (t, g) in enumerate(zip(times, grades))]
+    rng.shuffle(events)
+    h = auth(keys["platform"])
+    for a in range(0, len(events), 3):
+        assert client.post("/v1/events", json={"events": events[a:a + 3]}, headers=h).status_code == 200
+    p, n = p_of(client, keys["platform"], "days")
+    assert abs(p - replay(runtime, grades)) < 1e-9 and n == len(grades)
+
+
+def test_a_late_answer_of_the_latest_day_replays_from_the_day_mark_only(client, keys, runtime):
+    """The earlier days' answers are taken out of the table behind the service's back: a replay that read them
+    could not end at the sequential result, so this shows the replay reads only the day of the late answer."""
+    day3 = START + timedelta(days=2)
+    sent = [(START + timedelta(hours=9 + i), g) for i, g in enumerate([True, False, True])]
+    sent += [(START + timedelta(days=1, hours=9 + i), g) for i, g in enumerate([False, False, True])]
+    sent += [(day3 + timedelta(hours=10), True), (day3 + timedelta(hours=12), False)]
+    h = auth(keys["platform"])
+    body = [{"event_id": f"mark-{i}", "learner_id": "mark", "item_id": "test-scams-1", "correct": g, "timestamp": t.isoformat()} for i, (t, g) in enumerate(sent)]
+    assert client.post("/v1/events", json={"events": body}, headers=h).status_code == 200
+    with runtime.session() as s, s.begin():
+        s.execute(delete(Event).where(Event.occurred_at < day3))
+    late = {"event_id": "mark-late", "learner_id": "mark", "item_id": "test-scams-1", "correct": True, "timestamp": (day3 + timedelta(hours=11)).isoformat()}
+    assert client.post("/v1/events", json={"events": [late]}, headers=h).status_code == 200
+    grades = [g for _, g in sorted([*sent, (day3 + timedelta(hours=11), True)])]
+    p, n = p_of(client, keys["platform"], "mark")
+    assert abs(p - replay(runtime, grades)) < 1e-9 and n == len(grades)
 
 
 def test_two_workers_writing_one_learner_lose_no_update(runtime, settings, client, keys):

@@ -21,7 +21,8 @@ from tutor.deps import Caller, RuntimeDep, SessionDep, require_scopes
 from tutor.errors import Conflict, Invalid, NotFound
 from tutor.events import statements as lrs
 from tutor.events.intake import LearnerEvent, record_events
-from tutor.events.xapi import OBJECT_TAGS, VERSION, Statement, Statements, activity_of, in_library, is_graded, learner_id, to_event
+from tutor.events.xapi import OBJECT_TAGS, VERSION, Statement, Statements, activity_of, in_library, is_graded, learner_id, occurred, to_event
+from tutor.store.retention_horizon import applied as retention_horizon_applied
 from tutor.text import CleanText, JsonBool, LearnerIdText, checked_text, echo_error
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -86,10 +87,16 @@ class EventBatchResult(BaseModel):
     results: list[EventResult]
 
 
-def retention_horizon(runtime) -> datetime | None:
-    """Answers at or before this time are refused: their raw events would already have been folded and deleted."""
+def retention_horizon(runtime, session) -> tuple[datetime | None, str]:
+    """Answers at or before this time are refused, and why: their raw events are folded into mastery and deleted
+    (by the service's retention period, or by a `tutor retention` run with fewer days), so they could not be replayed in place."""
     days = runtime.settings.privacy.retention_days
-    return None if days is None else utcnow() - timedelta(days=days)
+    configured = None if days is None else utcnow() - timedelta(days=days)
+    applied = retention_horizon_applied(session)
+    if applied is not None and (configured is None or applied > configured):
+        return applied, (f"at or before {applied.isoformat(timespec='seconds')}, a period retention already folded into mastery and deleted: "
+                         "raw events that old are no longer kept, so it cannot be applied")
+    return configured, (f"older than the retention period ({days} days): raw events that old are no longer kept, so it cannot be applied")
 
 
 def skills_of(event: AnswerEvent, index: int, library: Library, errors: list[dict]) -> tuple[str, ...]:
@@ -123,13 +130,11 @@ def post_events(
     errors: list[dict] = []
     library = runtime.library
     prepared = []
-    horizon = retention_horizon(runtime)
+    horizon, why = retention_horizon(runtime, session)
     for i, e in enumerate(batch.events):
         skills = skills_of(e, i, library, errors)
         if horizon is not None and e.timestamp <= horizon:
-            errors.append({"type": "too_old", "loc": ("body", "events", i, "timestamp"), "input": e.timestamp.isoformat(),
-                           "msg": f"older than the retention period ({runtime.settings.privacy.retention_days} days): "
-                                  "raw events that old are no longer kept, so it cannot be applied"})
+            errors.append({"type": "too_old", "loc": ("body", "events", i, "timestamp"), "input": e.timestamp.isoformat(), "msg": why})
         prepared.append(
             LearnerEvent(
                 event_id=e.event_id, learner=runtime.pseudonym(e.learner_id), kind="answer", occurred_at=e.timestamp,
@@ -230,6 +235,10 @@ def _store(statements: list[Statement], raws: list[dict[str, Any]], runtime, ses
     """Check the batch against the store, turn its new statements into events, keep them; returns the ids."""
     batch = lrs.check_batch(session, statements, raws, runtime.pseudonym)
     received = utcnow()
+    horizon, why = retention_horizon(runtime, session)
+    for i in batch.new:
+        if horizon is not None and occurred(statements[i], received) <= horizon:
+            raise Invalid(f"statement {i}, timestamp: {why}")
     fresh = [statements[i] for i in batch.new]
     library = runtime.library
     outside = [a for s in fresh if (a := activity_of(s)) is not None and not in_library(s, library) and is_graded(s)]

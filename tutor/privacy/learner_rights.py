@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tutor.clock import as_utc, utcnow
 from tutor.events.intake import fold_answer_histories
+from tutor.store import retention_horizon
 from tutor.store.partitions import forget_event_ids, remove_events_until
 from tutor.store.tables import AnswerHistory, ApiClient, Erasure, Event, Learner, Mastery, XapiStatement
 from tutor.tracing.artefacts import MasteryModel
@@ -67,8 +68,11 @@ def erase(session: Session, learner: str) -> int | None:
 def apply_retention(session: Session, model: MasteryModel, days: int, now: datetime | None = None) -> int:
     """Fold answers older than `days` into each skill's base, then remove those raw events; returns how many went.
 
-    On PostgreSQL whole months past the horizon are dropped as partitions (tutor.store.partitions)."""
+    On PostgreSQL whole months past the horizon are dropped as partitions (tutor.store.partitions). The horizon is
+    published first, in its own transaction, so the intake of every worker refuses answers at or before it from then
+    on (tutor.store.retention_horizon); call this before the session has written anything."""
     horizon = (now or utcnow()) - timedelta(days=days)
+    retention_horizon.publish(session.get_bind().engine, horizon)
     learners = session.scalars(select(Event.learner_id).where(Event.occurred_at <= horizon).distinct()).all()
     for learner in learners:
         session.get(Learner, learner, with_for_update=True)

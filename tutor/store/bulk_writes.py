@@ -27,7 +27,7 @@ EVENT_COLUMNS = (
 )
 MASTERY_COLUMNS = (
     ("learner_id", "text"), ("skill_id", "text"), ("p_mastered", "float8"), ("n_observations", "int"),
-    ("updated_at", "timestamptz"), ("last_event_at", "timestamptz"),
+    ("updated_at", "timestamptz"), ("last_event_at", "timestamptz"), ("mark_at", "timestamptz"), ("mark_p", "float8"), ("mark_n", "int"),
 )
 
 
@@ -97,7 +97,7 @@ def insert_events(session: Session, rows: list[dict]) -> set[str]:
 
 
 def upsert_mastery(session: Session, rows: list[dict]) -> None:
-    """Write new mastery values (learner_id, skill_id, p_mastered, n_observations, updated_at, last_event_at)."""
+    """Write new mastery values (learner_id, skill_id, p_mastered, n_observations, updated_at, last_event_at and the day mark)."""
     if _postgres(session):
         tail = "ON CONFLICT (learner_id, skill_id) DO UPDATE SET " + ", ".join(
             f"{n} = excluded.{n}" for n, _ in MASTERY_COLUMNS if n not in ("learner_id", "skill_id")
@@ -107,7 +107,7 @@ def upsert_mastery(session: Session, rows: list[dict]) -> None:
     stmt = sqlite.insert(_table(Mastery))
     stmt = stmt.on_conflict_do_update(
         index_elements=["learner_id", "skill_id"],
-        set_={name: stmt.excluded[name] for name in ("p_mastered", "n_observations", "updated_at", "last_event_at")},
+        set_={name: stmt.excluded[name] for name, _ in MASTERY_COLUMNS if name not in ("learner_id", "skill_id")},
     )
     session.execute(stmt, rows)
 

@@ -69,7 +69,10 @@ class Event(Base):
 
 
 class Mastery(Base):
-    """The current BKT estimate of one learner's mastery of one skill."""
+    """The current BKT estimate of one learner's mastery of one skill.
+
+    Beside it, the day mark: the estimate folded from every answer before the start (UTC) of the latest day with an
+    answer, so a late answer of that day replays from the mark instead of from the learner's first answer."""
 
     __tablename__ = "mastery"
 
@@ -82,6 +85,9 @@ class Mastery(Base):
     base_p: Mapped[float | None] = mapped_column(Float, comment="mastery folded from events removed by retention")
     base_n: Mapped[int | None] = mapped_column(Integer)
     base_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), comment="events up to this time are folded into base_p")
+    mark_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), comment="start (UTC) of the latest day with an answer; mark_p folds every answer before it")
+    mark_p: Mapped[float | None] = mapped_column(Float)
+    mark_n: Mapped[int | None] = mapped_column(Integer)
 
 
 class AnswerHistory(Base):
