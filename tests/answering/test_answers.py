@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tutor.answering.answer import Candidate, HelpDesk
+from tutor.answering.answer import Candidate, Composed, HelpDesk, answers_near_miss
 from tutor.answering.calibration import Calibration
 from tutor.answering.compose import FEATURES, asks_for, gives, is_cut, plain, question_kind, section_units, spans
 from tutor.answering.normalise import fold
@@ -157,6 +157,19 @@ def test_a_question_asking_a_number_wants_a_span_that_holds_one():
     # folded "dong" is also "đóng" (close) and "động": not a sum of money
     assert gives("amount", plain("Lệ phí 20.000 đồng.")) and gives("amount", plain("Hoàn toàn miễn phí."))
     assert not gives("amount", plain("Bấm nút đóng để tự động lưu."))
+
+
+def test_a_span_without_the_fact_asked_is_never_an_answer_whatever_the_model_says():
+    sure = Calibration(encoder="e5", answerable={"intercept": 10.0})  # a model that would answer anything
+    span = Composed("Đăng ký tài khoản mức 2 tại công an xã.", "vneid", 0, "vi", "sentence", 0.9, 1.0, [0.9] * len(FEATURES), 9)
+    assert answers_near_miss(sure, span, 0.1)
+    span.lacks_type = True  # e.g. the question asked the fee and the span gives none
+    assert not answers_near_miss(sure, span, 0.1)
+    doubtful = Calibration(encoder="e5", answerable={"intercept": -1.0, "cosine": 1.0})
+    span.lacks_type, span.cosine = False, 0.5
+    assert not answers_near_miss(doubtful, span, 0.1)
+    span.cosine = 1.5
+    assert answers_near_miss(doubtful, span, 0.1)
 
 
 class _Letters:
