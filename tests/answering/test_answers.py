@@ -10,13 +10,16 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tutor.answering.answer import HelpDesk
+from tutor.answering.answer import Candidate, Composed, HelpDesk, answers_near_miss
 from tutor.answering.calibration import Calibration
-from tutor.answering.compose import asks_for, is_cut, question_kind, section_units, spans
+from tutor.answering.compose import FEATURES, asks_for, gives, is_cut, plain, question_kind, section_units, spans
+from tutor.answering.normalise import fold
 from tutor.answering.passages import is_list_item, sentences
 from tutor.answering.quality import coverage, key_point_covered
+from tutor.answering.spanvectors import SpanVectors
 from tutor.content.library import Lesson, load_library
 from tutor.settings import PROJECT_ROOT
 
@@ -137,6 +140,92 @@ def test_units_never_cut_a_list_a_sentence_or_a_quotation():
     assert is_cut("Cách làm:") and is_cut("1. Mở.\n3. Bấm.") and is_cut('Họ nói: "Bấm link') and is_cut("Mở ứng dụng rồi")
 
 
+def test_a_sentence_ending_in_a_colon_never_ends_an_answer():
+    """The cut answer of the 74-lesson library: "..., ví dụ:" quoted without the example it announces."""
+    body = ('Tệp tên "final2.docx" gây lẫn lộn. Hãy thống nhất một quy tắc đặt tên, ví dụ:\n\n2026-03-15_BaoCao_v02.docx\n\n'
+            "- Ngày viết theo kiểu năm-tháng-ngày.\n- Số phiên bản có hai chữ số.\n\nGhi chú mỗi lần sửa lớn.")
+    texts = [sp.text for sp in spans(section_units(body))]
+    assert texts and not any(is_cut(t) for t in texts)
+    assert not any(t.rstrip().endswith(":") for t in texts)
+    assert "Hãy thống nhất một quy tắc đặt tên, ví dụ:\n2026-03-15_BaoCao_v02.docx" in texts  # the example comes with it
+    assert is_cut("Ví dụ:") and not is_cut("Ví dụ:\nbaocao_v02.docx") and is_cut("Xem tệp baocao_v02.docx")
+
+
+def test_a_question_asking_a_number_wants_a_span_that_holds_one():
+    assert asks_for("mat khau dai bao nhieu ky tu") == "quantity" and asks_for("Dung lượng miễn phí của Zalo Cloud là bao nhiêu?") == "quantity"
+    assert gives("quantity", plain("Mật khẩu mạnh dài ít nhất 12 ký tự.")) and not gives("quantity", plain("1. Mở ứng dụng.\n2. Bấm Lưu."))
+    # folded "dong" is also "đóng" (close) and "động": not a sum of money
+    assert gives("amount", plain("Lệ phí 20.000 đồng.")) and gives("amount", plain("Hoàn toàn miễn phí."))
+    assert not gives("amount", plain("Bấm nút đóng để tự động lưu."))
+
+
+def test_a_span_without_the_fact_asked_is_never_an_answer_whatever_the_model_says():
+    sure = Calibration(encoder="e5", answerable={"intercept": 10.0})  # a model that would answer anything
+    span = Composed("Đăng ký tài khoản mức 2 tại công an xã.", "vneid", 0, "vi", "sentence", 0.9, 1.0, [0.9] * len(FEATURES), 9)
+    assert answers_near_miss(sure, span, 0.1)
+    span.lacks_type = True  # e.g. the question asked the fee and the span gives none
+    assert not answers_near_miss(sure, span, 0.1)
+    doubtful = Calibration(encoder="e5", answerable={"intercept": -1.0, "cosine": 1.0})
+    span.lacks_type, span.cosine = False, 0.5
+    assert not answers_near_miss(doubtful, span, 0.1)
+    span.cosine = 1.5
+    assert answers_near_miss(doubtful, span, 0.1)
+
+
+class _Letters:
+    """A toy encoder: a text's vector counts its letters a-z (so "similar" means "spelled alike")."""
+
+    name, dim = "letters", 26
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(26, np.float32)
+        for ch in fold(text).lower():
+            if "a" <= ch <= "z":
+                v[ord(ch) - 97] += 1
+        return v / max(float(np.linalg.norm(v)), 1e-9)
+
+    def queries(self, texts):
+        return np.stack([self._vec(t) for t in texts])
+
+    def passages(self, texts, batch_size=16, progress=None):
+        if progress:
+            progress(len(texts))
+        return np.stack([self._vec(t) for t in texts])
+
+
+def test_span_vectors_are_cached_and_a_span_without_one_gets_its_passage_cosine(tmp_path):
+    enc = _Letters()
+    first = SpanVectors.build(["Bấm nút đỏ.", "Mở Zalo."], enc, tmp_path)
+    assert len(first) == 2 and list((tmp_path / "letters").glob("spans-*.npz"))
+    again = SpanVectors.build(["Bấm nút đỏ.", "Một câu mới."], enc, tmp_path, embed=False)  # from the cache only
+    assert again.get("Bấm nút đỏ.") is not None and again.get("Một câu mới.") is None
+    np.testing.assert_allclose(again.get("Bấm nút đỏ."), enc.passages(["Bấm nút đỏ."])[0])
+    desk = HelpDesk.build([portal_lesson()], encoder="bm25")
+    composer = desk.composer
+    composer.span_vectors = SpanVectors.build(composer.all_spans()[:3], enc, None)  # the other spans have no vector
+    q = enc.queries(["đăng nhập"])[0]
+    cos = composer.span_cosines("portal", 0, "vi", q, fallback=-0.5)
+    n = len(composer.spans_of("portal", 0, "vi"))
+    assert len(cos) == n and (cos[:3] > 0).all() and (cos[3:] == -0.5).all()
+
+
+def test_the_span_closest_in_meaning_wins_when_words_tie(desk):
+    """With weight on the span cosine alone, the span the encoder finds closest to the question is chosen."""
+    enc = _Letters()
+    composer = desk.composer
+    saved = composer.span_vectors
+    try:
+        composer.span_vectors = SpanVectors.build(composer.all_spans(), enc, None)
+        passage = next(i for i, p in enumerate(desk.index.passages) if p.lang == "vi" and p.section == 0)
+        question = "Kẻ gian hay nhắn hồ sơ bị lỗi"
+        out = composer.compose(question, "vi", "fact", [Candidate(passage, 1.0, 0.5)], {"span_cosine": 1.0}, enc.queries([question])[0])
+        best = max(out, key=lambda c: c.cosine)
+        assert out[0].text == best.text and out[0].features[FEATURES.index("span_cosine")] == 0.0
+        assert all(c.features[FEATURES.index("span_cosine")] <= 0.0 for c in out)
+    finally:
+        composer.span_vectors = saved
+
+
 def test_a_quiz_question_of_the_current_lesson_gets_a_hint_not_the_key(desk):
     for question in ("Trước khi xác nhận trả phí bằng mã QR, bạn cần kiểm tra điều gì?", "truoc khi xac nhan tra phi bang ma qr can kiem tra gi"):
         a = desk.ask(question, current_lesson="portal")
@@ -160,11 +249,12 @@ def test_key_points_are_matched_on_words_without_diacritics():
 
 @pytest.fixture(scope="module")
 def library_desk(tmp_path_factory) -> HelpDesk:
-    """The shipped library, encoder and calibration; the shipped vectors make this seconds, not minutes."""
+    """The shipped library, encoder and calibration; the shipped vectors (and a developer's own, from
+    `tutor index build`: vectors are keyed by their text) make this seconds, not minutes."""
     cache = tmp_path_factory.mktemp("index-cache")
-    shipped = PROJECT_ROOT / "models" / "index-cache"
-    if shipped.is_dir():
-        shutil.copytree(shipped, cache, dirs_exist_ok=True)
+    for kept in (PROJECT_ROOT / "models" / "index-cache", PROJECT_ROOT / "var" / "index-cache"):
+        if kept.is_dir():
+            shutil.copytree(kept, cache, dirs_exist_ok=True)
     library = load_library(PROJECT_ROOT / "content")
     return HelpDesk.build(library.lessons.values(), "e5-small", cache_dir=Path(cache))
 

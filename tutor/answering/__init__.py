@@ -11,6 +11,7 @@ Modules, one idea each:
 * ``index``      — ``LessonIndex``: build / cache / update / search.
 * ``calibration``— measured fusion weights and abstention thresholds (calibration.json).
 * ``answer``     — ``HelpDesk.ask``: the extracted answer, sources, lessons to study.
+* ``spanvectors``— the encoder's vector of every answer span, cached like the passage vectors.
 * ``library``    — documents that are not lessons (``Page``), and SQuAD files of them.
 * ``evaluation`` — recall@k, MRR, abstention, latency.
 * ``cli``        — the ``tutor`` commands; the only module that reads the settings.

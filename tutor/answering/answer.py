@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from tutor.answering.calibration import evidence
+from tutor.answering.calibration import Calibration, evidence
 from tutor.answering.compose import (
     DEFAULT_SPAN_WEIGHTS,
     FEATURES,
@@ -81,6 +81,7 @@ from tutor.answering.hints import HINT, QuizBook, QuizMatch, items_of
 from tutor.answering.index import IndexSettings, LessonIndex, Ranking
 from tutor.answering.lexical import analyse
 from tutor.answering.passages import OBJECTIVES_SECTION, Document
+from tutor.answering.spanvectors import SpanVectors
 
 CURRENT_LESSON_BONUS = 0.02
 WEAK_SKILL_BONUS = 0.01
@@ -195,13 +196,23 @@ class Composed:
     n_words: int = 0
     missing: float = 0.0  # idf of the rarest question word found nowhere in the span's lesson (0: none missing)
     lacks_type: bool = False  # the question asks a fee, a phone number, a time, an age or a recovery the span does not give
+    cosine: float = 0.0  # the encoder's cosine of question and span (its passage's when the span has no vector)
+    span_missing: float = 0.0  # idf of the rarest question word found neither in the span nor in its heading and title
 
     def near_miss_features(self, margin: float) -> dict[str, float]:
         """What the near-miss test weighs (``ANSWERABLE_FEATURES``); ``margin``: evidence over its threshold."""
-        return {"support": self.support, "missing": self.missing, "margin": margin, "lexical": self.features[0], "lacks_type": float(self.lacks_type)}
+        return {"support": self.support, "missing": self.missing, "margin": margin, "lexical": self.features[0], "cosine": self.cosine,
+                "span_missing": self.span_missing}
 
 
-ANSWERABLE_FEATURES = ("support", "missing", "margin", "lexical", "lacks_type")
+ANSWERABLE_FEATURES = ("support", "missing", "margin", "lexical", "cosine", "span_missing")
+
+
+def answers_near_miss(calibration: Calibration, best: Composed, margin: float) -> bool:
+    """The near-miss test on the chosen span: a question asking a kind of fact (a fee, a phone number,
+    a time, an age, how to recover a forgotten password) that the span does not give is not answered,
+    whatever else matches; otherwise the fitted logistic model decides (``Calibration.answers_near_miss``)."""
+    return not best.lacks_type and calibration.answers_near_miss(best.near_miss_features(margin))
 
 
 @dataclass
@@ -216,17 +227,20 @@ class Candidate:
 class Composer:
     """Chooses the span that answers (compose module docstring) from the sections of the top passages."""
 
-    def __init__(self, index: LessonIndex):
+    def __init__(self, index: LessonIndex, span_vectors: SpanVectors | None = None):
         self.index = index
+        self.span_vectors = span_vectors or SpanVectors()
         self._units: dict[tuple[str, int, str], list[Unit]] = {}
         self._spans: dict[tuple[str, int, str], list[tuple[Span, frozenset[str]]]] = {}
+        self._matrix: dict[tuple[str, int, str], tuple[np.ndarray, np.ndarray]] = {}
         self._context: dict[tuple[str, int, str], frozenset[str]] = {}
         self._lesson_tokens: dict[tuple[str, str], frozenset[str]] = {}
         self._stamp = ""
 
     def _fresh(self) -> None:
         if self._stamp != self.index.content_hash:
-            self._units, self._spans, self._context, self._lesson_tokens, self._stamp = {}, {}, {}, {}, self.index.content_hash
+            self._units, self._spans, self._context, self._lesson_tokens, self._matrix = {}, {}, {}, {}, {}
+            self._stamp = self.index.content_hash
 
     def lesson_tokens(self, lesson_id: str, lang: str) -> frozenset[str]:
         """Every token of a lesson in one language (title, headings, bodies)."""
@@ -256,12 +270,34 @@ class Composer:
             self._units[key], self._spans[key] = units, got
         return got
 
+    def all_spans(self) -> list[str]:
+        """The text of every span of every section of the index (what ``SpanVectors`` embeds)."""
+        return [sp.text for lid, bodies in self.index.bodies.items() for (section, lang) in bodies for sp, _ in self.spans_of(lid, section, lang)]
+
+    def span_cosines(self, lesson_id: str, section: int, lang: str, query_vector: np.ndarray | None, fallback: float) -> np.ndarray:
+        """The cosine of the question with each span of a section; ``fallback`` (the passage's) where a span has no vector."""
+        spans_ = self.spans_of(lesson_id, section, lang)
+        if query_vector is None or not len(self.span_vectors):
+            return np.full(len(spans_), fallback)
+        key = (lesson_id, section, lang)
+        got = self._matrix.get(key)
+        if got is None:
+            vecs = [self.span_vectors.get(sp.text) for sp, _ in spans_]
+            dim = len(query_vector)
+            has = np.asarray([v is not None for v in vecs], dtype=bool)
+            matrix = np.stack([v if v is not None else np.zeros(dim, np.float32) for v in vecs]) if vecs else np.zeros((0, dim), np.float32)
+            got = self._matrix[key] = (matrix, has)
+        matrix, has = got
+        return np.where(has, matrix @ query_vector, fallback)
+
     def question_weights(self, question: str, lang: str) -> dict[str, float]:
         field_name = "folded" if lang == "vi" else "exact"
         return {t: self.index.lexical.idf(t, field_name) for t in _tokens(question, lang) if t not in QUESTION_WORDS}
 
-    def compose(self, question: str, lang: str, kind: str, candidates: Sequence[Candidate], weights: dict[str, float]) -> list[Composed]:
-        """Every span of the candidates' sections, best first."""
+    def compose(
+        self, question: str, lang: str, kind: str, candidates: Sequence[Candidate], weights: dict[str, float], query_vector: np.ndarray | None = None,
+    ) -> list[Composed]:
+        """Every span of the candidates' sections, best first (``query_vector``: the question's, for the span cosines)."""
         index = self.index
         q_weights = self.question_weights(question, lang)
         answer_type = asks_for(question)
@@ -278,11 +314,14 @@ class Composer:
             if p.lesson_id not in missing:
                 have = self.lesson_tokens(p.lesson_id, p.lang)
                 missing[p.lesson_id] = max((w for t, w in q_weights.items() if "_" not in t and t not in have), default=0.0)
-            for sp, toks in self.spans_of(p.lesson_id, p.section, p.lang):
-                f = span_features(sp, kind, q_weights, context, toks, c.score - top_score, c.cosine - top_cos, answer_type)
+            cosines = self.span_cosines(p.lesson_id, p.section, p.lang, query_vector, c.cosine)
+            for (sp, toks), cos in zip(self.spans_of(p.lesson_id, p.section, p.lang), cosines.tolist()):
+                f = span_features(sp, kind, q_weights, context, toks, c.score - top_score, c.cosine - top_cos, answer_type, cos)
                 held = sum(w for t, w in q_weights.items() if t in toks or t in context) / total
                 lacks = answer_type is not None and not f[FEATURES.index("gives_type")]
-                out.append(Composed(sp.text, p.lesson_id, p.section, p.lang, sp.shape, round(held, 4), 0.0, f, sp.n_words, round(missing[p.lesson_id], 4), lacks))
+                span_missing = max((w for t, w in q_weights.items() if "_" not in t and t not in toks and t not in context), default=0.0)
+                out.append(Composed(sp.text, p.lesson_id, p.section, p.lang, sp.shape, round(held, 4), 0.0, f, sp.n_words, round(missing[p.lesson_id], 4), lacks,
+                                    round(cos, 4), round(span_missing, 4)))
         with_relative(out)
         for span in out:
             span.score = span_score(span.features, weights)
@@ -300,12 +339,12 @@ QUESTION_WORDS = frozenset(
 class HelpDesk:
     """Answers learners' questions from a :class:`LessonIndex` (thread-safe)."""
 
-    def __init__(self, index: LessonIndex, k_passages: int = 5, k_lessons: int = 3, quiz: QuizBook | None = None):
+    def __init__(self, index: LessonIndex, k_passages: int = 5, k_lessons: int = 3, quiz: QuizBook | None = None, span_vectors: SpanVectors | None = None):
         self.index = index
         self.k_passages = k_passages
         self.k_lessons = k_lessons
         self.quiz = quiz or QuizBook()
-        self.composer = Composer(index)
+        self.composer = Composer(index, span_vectors)
 
     @classmethod
     def build(
@@ -319,13 +358,25 @@ class HelpDesk:
     ) -> HelpDesk:
         """A help desk over ``lessons``, the index built (or loaded from ``cache_dir``) with the
         encoder named ``encoder`` (``bm25``: words only); each process builds its own. The lessons'
-        quiz items are kept so that a quiz question gets a hint, not its key."""
+        quiz items are kept so that a quiz question gets a hint, not its key. The vectors of the answer
+        spans are loaded from ``cache_dir`` too, and those missing embedded (spanvectors.py)."""
         lessons = list(lessons)
         enc = encoder_or_none(encoder, encoder_threads)
         quiz = QuizBook()
         for lesson in lessons:
             quiz.add(lesson.id, items_of(lesson))
-        return cls(LessonIndex.build(lessons, enc, settings=settings, cache_dir=cache_dir, progress=progress), quiz=quiz)
+        desk = cls(LessonIndex.build(lessons, enc, settings=settings, cache_dir=cache_dir, progress=progress), quiz=quiz)
+        if enc is not None:
+            texts = desk.composer.all_spans()
+            bar = None
+            if progress:
+                from tqdm import tqdm  # lazy: only the command line shows a bar
+
+                bar = tqdm(total=len(set(texts)), desc=f"embedding answer spans ({enc.name})", unit="span")
+            desk.composer.span_vectors = SpanVectors.build(texts, enc, cache_dir, progress=bar.update if bar else None)
+            if bar:
+                bar.close()
+        return desk
 
     def add_or_replace_lesson(self, lesson: Document) -> dict[str, Any]:
         """Index a new or edited lesson; questions asked after this returns can be answered from it."""
@@ -423,7 +474,7 @@ class HelpDesk:
                     sections.setdefault((p.lesson_id, p.section), Candidate(pi, s, cos))
             # the objectives say what a lesson teaches, not how: a section answers when one is there
             candidates = [c for c in sections.values() if index.passages[c.passage].section != OBJECTIVES_SECTION] or list(sections.values())
-            composed = self.composer.compose(question, index.passages[candidates[0].passage].lang, kind, candidates, weights)
+            composed = self.composer.compose(question, index.passages[candidates[0].passage].lang, kind, candidates, weights, ranking.query_vector)
             if keep_candidates:
                 result.candidates = composed
             self._answer(result, composed, candidates, max_words, hit)
@@ -434,7 +485,7 @@ class HelpDesk:
                 if index.passages[pi].lang != form.lang:
                     if float(cos) >= index.calibration.other_language_above(form.key):
                         p = index.passages[pi]
-                        composed = self.composer.compose(question, p.lang, kind, [Candidate(pi, float(cos), float(cos))], weights)
+                        composed = self.composer.compose(question, p.lang, kind, [Candidate(pi, float(cos), float(cos))], weights, ranking.query_vector)
                         self._answer(result, composed, [Candidate(pi, float(cos), float(cos))], max_words, hit, check_support=False)
                         if result.answered and all(sug.lesson_id != p.lesson_id for sug in lessons):
                             result.lessons = [suggestion(p.lesson_id, float(cos))] + lessons[: self.k_lessons - 1]
@@ -462,7 +513,7 @@ class HelpDesk:
                          and c.text.startswith(best.text + "\n") and c.text.count("\n") == 1
                          and is_example(plain(c.text[len(best.text) + 1:]))), best)
         result.support = best.support
-        if check_support and not index.calibration.answers_near_miss(best.near_miss_features(result.evidence - result.threshold)):
+        if check_support and not answers_near_miss(index.calibration, best, result.evidence - result.threshold):
             return
         where = next(c for c in candidates if index.passages[c.passage].lesson_id == best.lesson_id and index.passages[c.passage].section == best.section)
         result.answered = True

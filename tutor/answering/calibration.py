@@ -33,9 +33,10 @@ class Calibration:
     answerable: dict[str, float] = field(default_factory=dict)  # near-miss test: weights of ANSWERABLE_FEATURES and "intercept"
 
     def answers_near_miss(self, features: dict[str, float]) -> bool:
-        """The near-miss test on a question that passed the evidence test: a logistic model over
-        ``features`` (the chosen span's support, the rarest question word missing from its lesson,
-        the evidence margin) says whether the lessons answer it. No model: always answer."""
+        """The fitted part of the near-miss test on a question that passed the evidence test: a logistic
+        model over ``features`` (answer.ANSWERABLE_FEATURES of the chosen span: its share of the question's
+        rare words, its encoder cosine, the rarest question word missing from it and from its lesson, the
+        evidence margin) says whether the lessons answer it. No model: always answer."""
         if not self.answerable:
             return True
         z = self.answerable.get("intercept", 0.0) + sum(self.answerable.get(k, 0.0) * v for k, v in features.items())

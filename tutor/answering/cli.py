@@ -16,7 +16,6 @@ import typer
 from tutor.answering.answer import HelpDesk
 from tutor.answering.encoders import encoder_or_none
 from tutor.answering.evaluation import calibrate_on_content, evaluate_content, evaluate_squad
-from tutor.answering.index import LessonIndex
 from tutor.answering.quality import answer_quality, calibrate_answers
 from tutor.content.library import load_library
 from tutor.settings import load_settings
@@ -32,13 +31,15 @@ def index_build(
     encoder: str | None = typer.Option(None, help=ENCODER_HELP),
     cache_dir: Path | None = typer.Option(None, help="Index cache folder (default: $TUTOR_INDEX_CACHE or <var>/index-cache/)."),
 ):
-    """Build the index of the content's lessons (or load it from the cache) with a progress bar."""
+    """Build the index of the content's lessons and the vectors of their answer spans (or load them from
+    the cache) with progress bars."""
     settings = load_settings()
     name = encoder or settings.answering.encoder
     library = load_library(content or settings.content.content_dir)
-    enc = encoder_or_none(name, settings.answering.encoder_threads)
-    index = LessonIndex.build(library.lessons.values(), enc, cache_dir=cache_dir or settings.index_cache_dir, progress=True)
-    stats = dict(index.build_stats, lessons=len(index.lessons), encoder=name, content_hash=index.content_hash)
+    desk = HelpDesk.build(library.lessons.values(), name, encoder_threads=settings.answering.encoder_threads,
+                          cache_dir=cache_dir or settings.index_cache_dir, progress=True)
+    index = desk.index
+    stats = dict(index.build_stats, lessons=len(index.lessons), encoder=name, content_hash=index.content_hash, span_vectors=len(desk.composer.span_vectors))
     typer.echo(json.dumps(stats, ensure_ascii=False))
 
 

@@ -62,19 +62,25 @@ _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (t, re.compile(p))
     for t, p in (
-        ("recovery", r"\b(quen|forgot|forgotten|forget)\b"),
+        # forgetting a password or a code ("quên" alone is also "người quen", an acquaintance, and "khỏi ai quên")
+        ("recovery", r"\bquen (mat khau|mat ma|ma|pin|passcode|password|tai khoan)\b|\b(forgot|forgotten|forget)\b"),
         ("phone", r"\b(so dien thoai|tong dai|hotline|duong day nong|so may|phone number|helpline)\b"),
-        ("amount", r"\b(bao nhieu tien|het bao nhieu|gia bao nhieu|phi|le phi|muc phi|chi phi|gia ca|how much|cost|costs|fee|fees|price)\b"),
+        # a price asked for, not a fee mentioned ("nộp lệ phí online được không", "lãng phí")
+        ("amount", r"\b(bao nhieu tien|het bao nhieu|gia bao nhieu|how much|cost|costs|price)\b|(?<!mien )\b(phi|gia)\b.*\bbao nhieu\b|"
+                   r"\bwhat (is|are) the (fee|fees|price|cost)\b"),
         ("duration", r"\b(bao lau|may ngay|bao nhieu ngay|how long|how many days|how many hours)\b"),
         ("age", r"\b(may tuoi|bao nhieu tuoi|what age|how old)\b"),
+        ("quantity", r"\b(la bao nhieu|bao nhieu (gb|mb|ky tu|lan|buoc|nguoi|so)|how many|how much (space|storage|data))\b"),
     )
 )
 _GIVES: dict[str, re.Pattern[str]] = {
     "recovery": re.compile(r"\b(quen|forgot|forgotten|forget)\b"),
     "phone": re.compile(r"\b\d{3,}\b"),
-    "amount": re.compile(r"\d[\d.,]*\s*(d|dong|nghin|trieu|k|vnd|%)\b|\b(mien phi|free|dong)\b"),
+    # a sum of money ("20.000 đồng", "50 nghìn", "miễn phí"); folded "dong" alone is also "đóng" (close) and "động"
+    "amount": re.compile(r"\d[\d.,]*\s*(d|dong|nghin|trieu|k|vnd|%)\b|\b(nghin|trieu|ty) dong\b|\b(mien phi|free|khong mat (phi|tien))\b"),
     "duration": re.compile(r"\b\d+\s*(den \d+ )?(giay|phut|gio|ngay|tuan|thang|nam|seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b"),
     "age": re.compile(r"\b\d+\s*(tuoi|years? old|or older)\b|\b(tuoi|aged?)\s*\d+"),
+    "quantity": re.compile(r"\b\d+([.,]\d+)?\s*(gb|mb|tb|ky tu|chu so|so|lan|nguoi|buoc|%|characters?|digits?|times|people|steps|percent)\b"),
 }
 
 
@@ -84,7 +90,7 @@ def plain(text: str) -> str:
 
 
 def asks_for(question: str) -> str | None:
-    """The one kind of fact the question wants (recovery | phone | amount | duration | age), or None.
+    """The one kind of fact the question wants (recovery | phone | amount | duration | age | quantity), or None.
 
     >>> asks_for("Lệ phí cấp phiếu lý lịch tư pháp là bao nhiêu?"), asks_for("How do I crop a photo?")
     ('amount', None)
@@ -160,7 +166,8 @@ def spans(units: Sequence[Unit]) -> list[Span]:
         numbered = any(units[i].numbered for i in idx)
         limit = MAX_LIST_WORDS if shape == "list" else MAX_ANSWER_WORDS
         n = len(text.split())
-        if n <= limit:
+        # a span never stops on a colon (what it announces is missing) nor inside anything else
+        if n <= limit and not is_cut(text):
             out.append(Span(tuple(idx), text, shape, numbered, plain(text), n))
 
     lists: dict[int, list[int]] = {}
@@ -188,7 +195,8 @@ def spans(units: Sequence[Unit]) -> list[Span]:
 
 # ------------------------------------------------------------------------------------- features
 
-FEATURES = ("lexical", "lexical_rel", "density_rel", "lexical_heading", "passage", "cosine", "kind_fit", "gives_type", "is_list", "first", "log_words")
+FEATURES = ("lexical", "lexical_rel", "density_rel", "lexical_heading", "passage", "cosine", "span_cosine", "kind_fit", "gives_type", "is_list", "first",
+            "log_words")
 
 _DEFINITION = re.compile(r"\b(la|nghia la|duoc goi la|tuc la|is|are|means|refers to|is called)\b")
 _REASON = re.compile(r"\b(vi|boi vi|do do|nen|de|vi vay|because|so that|so|since|that is why|to)\b")
@@ -216,11 +224,12 @@ def kind_fit(kind: str, span: Span) -> float:
 
 def span_features(
     span: Span, kind: str, q_weights: dict[str, float], heading_tokens: AbstractSet[str], span_tokens: AbstractSet[str], passage_score: float, cosine: float,
-    answer_type: str | None = None,
+    answer_type: str | None = None, span_cosine: float = 0.0,
 ) -> list[float]:
-    """The span's features in ``FEATURES`` order (the ``*_rel`` ones are filled in by ``with_relative``).
-    ``q_weights``: the question's tokens and their idf; ``passage_score`` and ``cosine``: of the
-    passage holding the span, relative to the best passage; ``answer_type``: ``asks_for(question)``."""
+    """The span's features in ``FEATURES`` order (the ``*_rel`` ones, and ``span_cosine`` relative to the
+    best span, are filled in by ``with_relative``). ``q_weights``: the question's tokens and their idf;
+    ``passage_score`` and ``cosine``: of the passage holding the span, relative to the best passage;
+    ``answer_type``: ``asks_for(question)``; ``span_cosine``: the encoder's cosine of question and span."""
     total = sum(q_weights.values()) or 1.0
     matched = sum(w for t, w in q_weights.items() if t in span_tokens)
     lexical = matched / total
@@ -229,23 +238,26 @@ def span_features(
     first = 1.0 if span.units[0] <= 1 else 0.0
     is_list = 1.0 if span.shape == "list" else 0.0
     typed = 1.0 if answer_type and gives(answer_type, span.plain) else 0.0
-    return [lexical, 0.0, density, lexical_heading, passage_score, cosine, kind_fit(kind, span), typed, is_list, first,
+    return [lexical, 0.0, density, lexical_heading, passage_score, cosine, span_cosine, kind_fit(kind, span), typed, is_list, first,
             math.log1p(span.n_words) / math.log1p(MAX_ANSWER_WORDS)]
 
 
 def with_relative(spans_: Sequence) -> None:
-    """Fill in ``lexical_rel`` (each span's lexical match over the best among the question's spans) and
-    ``density_rel`` (matched weight per square-rooted word, likewise over the best)."""
-    i, j = FEATURES.index("lexical"), FEATURES.index("density_rel")
+    """Fill in ``lexical_rel`` (each span's lexical match over the best among the question's spans),
+    ``density_rel`` (matched weight per square-rooted word, likewise over the best) and make
+    ``span_cosine`` relative (minus the best span's: 0 for the closest span, negative for the others)."""
+    i, j, c = FEATURES.index("lexical"), FEATURES.index("density_rel"), FEATURES.index("span_cosine")
     best = max((s.features[i] for s in spans_), default=0.0)
     best_density = max((s.features[j] for s in spans_), default=0.0)
+    best_cos = max((s.features[c] for s in spans_), default=0.0)
     for s in spans_:
         s.features[i + 1] = s.features[i] / best if best > 0 else 0.0
         s.features[j] = s.features[j] / best_density if best_density > 0 else 0.0
+        s.features[c] -= best_cos
 
 
 DEFAULT_SPAN_WEIGHTS: dict[str, float] = {
-    "lexical": 2.0, "lexical_rel": 1.0, "density_rel": 1.0, "lexical_heading": 0.5, "passage": 1.0, "cosine": 1.0, "kind_fit": 0.8,
+    "lexical": 2.0, "lexical_rel": 1.0, "density_rel": 1.0, "lexical_heading": 0.5, "passage": 1.0, "cosine": 1.0, "span_cosine": 2.0, "kind_fit": 0.8,
     "gives_type": 1.0, "is_list": 0.0, "first": 0.1, "log_words": 0.2,
 }
 
@@ -272,7 +284,8 @@ def is_cut(answer: str) -> bool:
         return True
     if numbers and numbers[0] != 1:
         return True
-    for ln in lines:
-        if not is_list_item(ln) and not re.search(r"""[.!?…:;)"”»]$""", ln):
+    for prev, ln in zip(["."] + lines, lines):
+        # a line without an end is cut, unless a colon announced it (an example file name, a web address)
+        if not is_list_item(ln) and not re.search(r"""[.!?…:;)"”»]$""", ln) and not prev.endswith(":"):
             return True
     return False

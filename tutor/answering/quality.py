@@ -10,8 +10,10 @@ its features, so span weights and the near-miss test can be refitted and the ans
 without asking again (the same choice ``HelpDesk._answer`` makes). Span weights are a pairwise
 logistic regression (scikit-learn; RankSVM-style differences): within a question, a span covering
 the most key points in the fewest words should outrank one covering fewer. The near-miss test is a
-logistic regression over ``answer.ANSWERABLE_FEATURES`` of the chosen span, separating answerable
-questions from unanswerable and near-miss ones among those that pass the evidence test. Both are
+rule (a question asking a fee, a phone number, a time, an age or a password recovery that the chosen
+span does not give is turned down) and a logistic regression over ``answer.ANSWERABLE_FEATURES`` of
+the chosen span, separating answerable questions from unanswerable and near-miss ones among those
+that pass the evidence test. Both are
 measured 5-fold cross-validated over questions (fitted on 4/5, measured on the other fifth).
 """
 
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tutor.answering.answer import ANSWERABLE_FEATURES, Composed, HelpDesk
+from tutor.answering.answer import ANSWERABLE_FEATURES, Composed, HelpDesk, answers_near_miss
 from tutor.answering.calibration import Calibration, save_calibration
 from tutor.answering.compose import DEFAULT_SPAN_WEIGHTS, FEATURES, MAX_ANSWER_WORDS, MAX_LIST_WORDS, STEP_KINDS, is_cut, is_example, plain, span_score
 from tutor.answering.evaluation import FORMS, percentile_ms
@@ -104,8 +106,9 @@ def _best_span(r: Asked, weights: dict[str, float], max_words: int = MAX_ANSWER_
     return max(fits, key=lambda c: span_score(c.features, weights)) if fits else None
 
 
-def choose(r: Asked, weights: dict[str, float], answerable: dict[str, float], max_words: int = MAX_ANSWER_WORDS) -> str | None:
-    """The answer the desk gives with these span weights and near-miss model (None: abstains or hints)."""
+def choose(r: Asked, weights: dict[str, float], answerable: dict[str, float], max_words: int = MAX_ANSWER_WORDS, near_miss_test: bool = True) -> str | None:
+    """The answer the desk gives with these span weights and near-miss model (None: abstains or hints);
+    ``near_miss_test=False``: without the near-miss test at all (the baseline)."""
     if r.mode == "hint":
         return None
     if not r.passed_evidence:
@@ -116,7 +119,7 @@ def choose(r: Asked, weights: dict[str, float], answerable: dict[str, float], ma
     if r.kind == "what" and best.shape == "sentence":
         best = next((c for c in _fits(r, max_words) if c.shape == "sentences" and c.lesson_id == best.lesson_id and c.section == best.section
                      and c.text.startswith(best.text + "\n") and c.text.count("\n") == 1 and is_example(plain(c.text[len(best.text) + 1:]))), best)
-    if answerable and not Calibration(encoder="", answerable=answerable).answers_near_miss(best.near_miss_features(r.margin)):
+    if near_miss_test and not answers_near_miss(Calibration(encoder="", answerable=answerable), best, r.margin):
         return None
     return best.text
 
@@ -156,7 +159,10 @@ def fit_span_weights(records: Sequence[Asked], pairs_per_question: int = 40, see
 
 def fit_answerable(records: Sequence[Asked], weights: dict[str, float]) -> dict[str, float]:
     """Logistic regression over the chosen span's near-miss features: answerable (1) against
-    unanswerable and near-miss (0), among questions that pass the evidence test."""
+    unanswerable and near-miss (0), among questions that pass the evidence test and whose span gives
+    the kind of fact asked (the others are turned down by that rule alone). Features are standardised
+    for the fit and the weights folded back onto the raw features; the cut-off is then moved to the
+    value that handles the most training questions right (ties: nearest the model's own)."""
     from sklearn.linear_model import LogisticRegression
 
     xs, ys = [], []
@@ -164,16 +170,25 @@ def fit_answerable(records: Sequence[Asked], weights: dict[str, float]) -> dict[
         if not r.passed_evidence or r.mode == "hint":
             continue
         best = _best_span(r, weights)
-        if best is None:
+        if best is None or best.lacks_type:
             continue
         f = best.near_miss_features(r.margin)
         xs.append([f[k] for k in ANSWERABLE_FEATURES])
         ys.append(int(r.answerable))
     if len(set(ys)) < 2:
         return {}
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(np.asarray(xs), np.asarray(ys))
-    out = {k: round(float(w), 4) for k, w in zip(ANSWERABLE_FEATURES, model.coef_[0])}
-    out["intercept"] = round(float(model.intercept_[0]), 4)
+    x, y = np.asarray(xs), np.asarray(ys)
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    model = LogisticRegression(C=0.1, max_iter=5000).fit((x - mu) / sd, y)
+    w = model.coef_[0] / sd
+    z = x @ w
+    cuts = np.unique(z)
+    cuts = np.concatenate([[cuts[0] - 1.0], (cuts[:-1] + cuts[1:]) / 2])
+    b0 = float(model.intercept_[0] - (model.coef_[0] * mu / sd).sum())
+    right = [int(((z >= t) == (y == 1)).sum()) for t in cuts]
+    best_cut = min((t for t, ok in zip(cuts, right) if ok == max(right)), key=lambda t: abs(t + b0))
+    out = {k: round(float(v), 4) for k, v in zip(ANSWERABLE_FEATURES, w)}
+    out["intercept"] = round(float(-best_cut), 4)
     return out
 
 
@@ -207,8 +222,8 @@ def metrics(records: Sequence[Asked], answers: dict[str, str | None]) -> dict:
     }
 
 
-def report(records: Sequence[Asked], weights: dict[str, float], answerable: dict[str, float]) -> dict:
-    answers = {r.qid: choose(r, weights, answerable) for r in records}
+def report(records: Sequence[Asked], weights: dict[str, float], answerable: dict[str, float], near_miss_test: bool = True) -> dict:
+    answers = {r.qid: choose(r, weights, answerable, near_miss_test=near_miss_test) for r in records}
     out = {sl: metrics([r for r in records if r.slice == sl], answers) for sl in FORMS}
     out["all"] = metrics(records, answers)
     return out
@@ -241,7 +256,7 @@ def answer_quality(desk: HelpDesk, questions: Sequence, calibration: Calibration
     return {
         "shipped": report(records, shipped_w, calibration.answerable),
         "cross_validated": cross_validated(records),
-        "default_weights_no_near_miss_test": report(records, DEFAULT_SPAN_WEIGHTS, {}),
+        "default_weights_no_near_miss_test": report(records, DEFAULT_SPAN_WEIGHTS, {}, near_miss_test=False),
         "span_weights": shipped_w,
         "answerable": calibration.answerable,
         "ask_p50_ms": percentile_ms([r.ms for r in records], 50),
