@@ -157,6 +157,9 @@ def test_a_question_asking_a_number_wants_a_span_that_holds_one():
     # folded "dong" is also "đóng" (close) and "động": not a sum of money
     assert gives("amount", plain("Lệ phí 20.000 đồng.")) and gives("amount", plain("Hoàn toàn miễn phí."))
     assert not gives("amount", plain("Bấm nút đóng để tự động lưu."))
+    # a year or a decree's number is not a phone number; a hotline is
+    assert not gives("phone", plain("Theo Nghị định 69/2024/NĐ-CP, từ ngày 1/7/2024 trẻ em có tài khoản riêng."))
+    assert gives("phone", plain("Gọi tổng đài 156.")) and gives("phone", plain("Nhắn tin tới 5656.")) and gives("phone", plain("Gọi 1900 9068."))
 
 
 def test_a_span_without_the_fact_asked_is_never_an_answer_whatever_the_model_says():

@@ -75,7 +75,8 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 _GIVES: dict[str, re.Pattern[str]] = {
     "recovery": re.compile(r"\b(quen|forgot|forgotten|forget)\b"),
-    "phone": re.compile(r"\b\d{3,}\b"),
+    # a hotline (156, 5656, 1900 9068) or a phone number, not a year ("Nghị định 69/2024", "1/7/2024")
+    "phone": re.compile(r"\b(1[89]00 \d{3,4}|\d{5,}|(?!(19[5-9]\d|20\d\d)\b)\d{3,4})\b"),
     # a sum of money ("20.000 đồng", "50 nghìn", "miễn phí"); folded "dong" alone is also "đóng" (close) and "động"
     "amount": re.compile(r"\d[\d.,]*\s*(d|dong|nghin|trieu|k|vnd|%)\b|\b(nghin|trieu|ty) dong\b|\b(mien phi|free|khong mat (phi|tien))\b"),
     "duration": re.compile(r"\b\d+\s*(den \d+ )?(giay|phut|gio|ngay|tuan|thang|nam|seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b"),
