@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numba
@@ -355,51 +355,49 @@ class EMRun:
     converged: np.ndarray
 
 
+EStep = Callable[[dict[str, np.ndarray], np.ndarray], Mapping[str, np.ndarray]]
+"""An E-step over all slots: (parameters per slot, which slots are still running) -> expected counts per slot (`COUNT_FIELDS`)."""
+
+
+def slots_to_fit(fit_skill: np.ndarray, n_restarts: int) -> np.ndarray:
+    """Slot r * n_skills + s of every fitted skill s in every restart r: the slots EM starts with."""
+    S = len(fit_skill)
+    active = np.zeros(n_restarts * S, dtype=bool)
+    active[(np.arange(n_restarts)[:, None] * S + np.flatnonzero(fit_skill)[None, :]).ravel()] = True
+    return active
+
+
 def run_em(
-    ch: Chains,
-    n_skills: int,
-    n_restarts: int,
-    fit_skill: np.ndarray,
+    expected: EStep,
+    active: np.ndarray,
     start: dict[str, np.ndarray],
     limits: Bounds,
     *,
     max_iter: int,
     tol: float,
     fit_forget: bool,
-    forget_in_e_step: bool,
     progress: bool = False,
+    desc: str = "BKT EM",
 ) -> EMRun:
-    """Iterate E- and M-steps on every restart of every skill at once; slot r * n_skills + s is skill s in restart r.
+    """Iterate E- and M-steps on every running slot at once, whichever engine computes the E-step.
 
-    ``start`` holds each parameter's starting point per slot; only skills with ``fit_skill`` are
-    fitted. A slot stops when its log-likelihood changes by less than ``tol``; once the stopped
-    slots hold a tenth of the packed answers, the running ones are packed again without them.
+    ``expected(params, active)`` returns the summed expected counts of every slot (those of slots
+    not in ``active`` are ignored): `ChainEStep` in this process, a map over partitions and a sum
+    on Spark. ``start`` holds each parameter's starting point per slot; only ``active`` slots are
+    fitted. A slot stops when its log-likelihood changes by less than ``tol``.
     """
-    S, R = n_skills, n_restarts
-    n_slots = R * S
+    n_slots = len(active)
     prm = {n: v.copy() for n, v in start.items()}
-
-    # virtual chains: every chain of a fitted skill, once per restart
-    sel = np.flatnonzero(fit_skill[ch.chain_skill])
-    v_len = np.tile(ch.chain_len[sel], R)
-    v_start = np.tile(ch.chain_start[sel], R)
-    v_slot = (np.arange(R)[:, None] * S + ch.chain_skill[sel][None, :]).ravel()
-
-    active = np.zeros(n_slots, dtype=bool)
-    active[(np.arange(R)[:, None] * S + np.flatnonzero(fit_skill)[None, :]).ravel()] = True
+    active = active.copy()
     ll = np.full(n_slots, -np.inf)
     prev_ll = np.full(n_slots, np.nan)
     n_iter = np.zeros(n_slots, dtype=np.int64)
     converged = np.zeros(n_slots, dtype=bool)
-
-    pk = pack(v_len, v_start, v_slot, ch.obs, n_slots)
-    slot_resp = pk.n_resp
-    packed_resp = slot_resp[active].sum()
-    with tqdm(total=max_iter, desc="BKT EM", unit="iter", leave=False, disable=not progress) as bar:
+    with tqdm(total=max_iter, desc=desc, unit="iter", leave=False, disable=not progress) as bar:
         for it in range(max_iter):
-            if pk.total == 0 or not active.any():
+            if not active.any():
                 break
-            counts = e_step(pk, prm, n_slots, forget_in_e_step)
+            counts = expected(prm, active)
             new_ll = counts["log_likelihood"]
             ll[active] = new_ll[active]
             n_iter[active] = it + 1
@@ -415,12 +413,37 @@ def run_em(
             if progress:
                 bar.update(1)
                 bar.set_postfix(active_fits=int(active.sum()))
-            remaining = slot_resp[active].sum()
-            if active.any() and remaining < 0.9 * packed_resp:  # the finished slots' chains leave once they are a tenth
-                keep = active[pk.chain_slot]
-                pk = pack(pk.chain_len[keep], pk.chain_start[keep], pk.chain_slot[keep], ch.obs, n_slots)
-                packed_resp = remaining
     return EMRun(prm, ll, n_iter, converged)
+
+
+class ChainEStep:
+    """The E-step in this process: every chain of a fitted skill, once per restart, packed and run by the compiled kernel.
+
+    Slot r * n_skills + s is skill s in restart r. Once the stopped slots hold a tenth of the
+    packed answers, the running ones are packed again without them.
+    """
+
+    def __init__(self, ch: Chains, fit_skill: np.ndarray, n_restarts: int, forget_in_e_step: bool):
+        S, R = len(fit_skill), n_restarts
+        self.n_slots = R * S
+        self.obs = ch.obs
+        self.forget_in_e_step = forget_in_e_step
+        sel = np.flatnonzero(fit_skill[ch.chain_skill])
+        v_len = np.tile(ch.chain_len[sel], R)
+        v_start = np.tile(ch.chain_start[sel], R)
+        v_slot = (np.arange(R)[:, None] * S + ch.chain_skill[sel][None, :]).ravel()
+        self.pk = pack(v_len, v_start, v_slot, ch.obs, self.n_slots)
+        self.slot_resp = self.pk.n_resp
+        self.packed_resp = self.slot_resp[slots_to_fit(fit_skill, R)].sum()
+
+    def __call__(self, prm: dict[str, np.ndarray], active: np.ndarray) -> dict[str, np.ndarray]:
+        remaining = self.slot_resp[active].sum()
+        if remaining < 0.9 * self.packed_resp:  # the finished slots' chains leave once they are a tenth
+            pk = self.pk
+            keep = active[pk.chain_slot]
+            self.pk = pack(pk.chain_len[keep], pk.chain_start[keep], pk.chain_slot[keep], self.obs, self.n_slots)
+            self.packed_resp = remaining
+        return e_step(self.pk, prm, self.n_slots, self.forget_in_e_step)
 
 
 @dataclass
