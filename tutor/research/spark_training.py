@@ -12,8 +12,9 @@ The driver holds parameters and sums, never the log:
   chains by a repartition on the learner and a sort inside partitions, and cut into blocks of
   whole chains that stay cached. The driver runs `tutor.tracing.em.run_em`, the loop of the
   in-process fit, with an E-step that maps `tutor.tracing.em.e_step` over the blocks (the same
-  packing and kernel) and sums the per-slot expected counts; the best restart per skill and the
-  diagnostics come from `BKT.adopt_em_run`, as in process.
+  packing and kernel) and adds the per-slot sums, which are exact integers (`em.add_sums`): the
+  counts, and so the parameters, equal the in-process fit's bit for bit, however the chains are
+  split. The best restart per skill and the diagnostics come from `BKT.adopt_em_run`.
 * **Evaluation.** Predictions are made where the data lives, each partition holding whole
   learners; partitions return per-bin counts of a 10⁶-bin histogram of the predictions, from
   which the driver computes the metrics (AUC with ties inside a bin counted half) and the report.
@@ -274,13 +275,13 @@ def _blocks_of(batches):
 
 
 def _e_step_of(prm: dict[str, np.ndarray], active: np.ndarray, S: int, R: int, forget_in_e_step: bool):
-    """The function Spark maps over blocks: the E-step of every active slot on the block's chains, summed per task."""
+    """The function Spark maps over blocks: the E-step's exact sums of every active slot on the block's chains, added per task."""
     n_slots = R * S
 
     def run(batches):
         import pyarrow as pa
 
-        total = np.zeros((len(em.COUNT_FIELDS), n_slots))
+        total = np.zeros((2, em.N_SUMS, n_slots), dtype=np.int64)
         for batch in batches:
             cols = batch.to_pydict()
             for cl, cs, ob in zip(cols["chain_len"], cols["chain_skill"], cols["obs"]):
@@ -295,23 +296,22 @@ def _e_step_of(prm: dict[str, np.ndarray], active: np.ndarray, S: int, R: int, f
                 v_len = np.tile(chain_len, R)[keep]
                 v_start = np.tile(chain_start, R)[keep]
                 pk = em.pack(v_len, v_start, slots[keep], obs, n_slots)
-                out = em.e_step(pk, prm, n_slots, forget_in_e_step)
-                total += np.stack([out[k] for k in em.COUNT_FIELDS])
-        yield pa.RecordBatch.from_pydict({"counts": [total.tobytes()]})
+                total = em.add_sums(total, em.e_step_sums(pk, prm, forget_in_e_step))
+        yield pa.RecordBatch.from_pydict({"sums": [total.tobytes()]})
 
     return run
 
 
 def _spark_e_step(blocks, S: int, R: int, forget_in_e_step: bool) -> em.EStep:
-    """`tutor.tracing.em.EStep` on Spark: the kernel mapped over the cached blocks, the per-task counts summed on the driver."""
+    """`tutor.tracing.em.EStep` on Spark: the kernel mapped over the cached blocks, the per-task exact sums added on the driver."""
     n_slots = R * S
 
     def expected(prm: dict[str, np.ndarray], active: np.ndarray) -> dict[str, np.ndarray]:
-        parts = blocks.mapInArrow(_e_step_of(prm, active, S, R, forget_in_e_step), "counts binary").collect()
-        total = np.zeros((len(em.COUNT_FIELDS), n_slots))
+        parts = blocks.mapInArrow(_e_step_of(prm, active, S, R, forget_in_e_step), "sums binary").collect()
+        total = np.zeros((2, em.N_SUMS, n_slots), dtype=np.int64)
         for r in parts:
-            total += np.frombuffer(r["counts"], dtype=np.float64).reshape(len(em.COUNT_FIELDS), n_slots)
-        return dict(zip(em.COUNT_FIELDS, total))
+            total = em.add_sums(total, np.frombuffer(r["sums"], dtype=np.int64).reshape(2, em.N_SUMS, n_slots))
+        return em.counts_of(total, forget_in_e_step)
 
     return expected
 
