@@ -20,7 +20,7 @@ The driver holds parameters and sums, never the log:
   which the driver computes the metrics (AUC with ties inside a bin counted half) and the report.
 * **Next-answer model.** Its features, BKT included, are per-learner histories, computed in each
   partition by the same code that serves them (`NextAnswerModel.predict_proba`), which evaluation
-  uses; fitting it on Spark is not built (see the project notes).
+  uses; its logistic part is fitted on Spark by `tutor.research.spark_next_answer`.
 
 pyspark is imported inside the functions: it is an optional extra (``pip install -e '.[spark]'``).
 """
@@ -316,6 +316,22 @@ def _spark_e_step(blocks, S: int, R: int, forget_in_e_step: bool) -> em.EStep:
     return expected
 
 
+def skill_stats(obs) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Skills in order of first appearance (as the in-process reader interns them), each with its answers, learners and summed score.
+
+    ``obs`` has one row per (answer, skill): learner, k (place in the answer), skill, score, src, pos.
+    """
+    from pyspark.sql import functions as F
+
+    stats = obs.groupBy("skill").agg(F.count("*").alias("n"), F.countDistinct("learner").alias("n_seq"), F.sum("score").alias("score"),
+                                     F.min(F.struct("src", "pos", "k")).alias("first")).collect()
+    if not stats:
+        raise Invalid("cannot fit on an empty log")
+    stats.sort(key=lambda r: (r["first"]["src"], r["first"]["pos"], r["first"]["k"]))
+    return ([r["skill"] for r in stats], np.array([r["n"] for r in stats], dtype=np.int64), np.array([r["n_seq"] for r in stats], dtype=np.int64),
+            np.array([r["score"] for r in stats], dtype=np.float64))
+
+
 def fit_bkt(spark, df, est: BKT, progress: bool = False) -> BKT:
     """Fit ``est`` (its hyper-parameters and seed) on the answers in Spark; the estimator ends as fitted as by ``est.fit``."""
     from pyspark import StorageLevel
@@ -325,15 +341,8 @@ def fit_bkt(spark, df, est: BKT, progress: bool = False) -> BKT:
         raise Invalid("max_guess + max_slip must be < 1, or a correct answer need not mean mastery")
     t0 = time.perf_counter()
     obs = df.select("learner", F.posexplode("skills").alias("k", "skill"), "score", "t", "src", "pos")
-    stats = obs.groupBy("skill").agg(F.count("*").alias("n"), F.countDistinct("learner").alias("n_seq"),
-                                     F.min(F.struct("src", "pos", "k")).alias("first")).collect()
-    if not stats:
-        raise Invalid("cannot fit BKT on an empty log")
-    stats.sort(key=lambda r: (r["first"]["src"], r["first"]["pos"], r["first"]["k"]))  # first appearance, as the reader interns them
-    skill_ids = [r["skill"] for r in stats]
+    skill_ids, n_resp, n_seq, _ = skill_stats(obs)
     S, R = len(skill_ids), est.n_restarts
-    n_resp = np.array([r["n"] for r in stats], dtype=np.int64)
-    n_seq = np.array([r["n_seq"] for r in stats], dtype=np.int64)
     default = est.default_skill_params
     fit_skill = n_resp >= max(est.min_responses, 1)
     limits = em.bounds(est.max_guess, est.max_slip)
@@ -364,6 +373,23 @@ def fit_bkt(spark, df, est: BKT, progress: bool = False) -> BKT:
 HIST_SCHEMA = "bin long, decile int, n long, pos long, score double, p double, sq double, nll double, right long"
 
 
+def by_learner(spark, df, n_rows: int, *cols: str):
+    """The answers repartitioned so that each partition holds whole learners, each learner's answers in time order."""
+    return (df.repartition(_partitions(n_rows, PARTITION_OBSERVATIONS // 2, spark), "learner")
+            .sortWithinPartitions("learner", *_ordered(df)).select("learner", "skills", "score", *cols))
+
+
+def partition_log(table) -> ResponseLog:
+    """The answers of one partition of `by_learner` (a pyarrow Table) as a ResponseLog, rows in their order."""
+    n = table.num_rows
+    learners, learner = np.unique(table.column("learner").to_numpy(zero_copy_only=False), return_inverse=True)
+    skills = table.column("skills").combine_chunks()
+    skill_ids, skill_idx = np.unique(skills.values.to_numpy(zero_copy_only=False), return_inverse=True)
+    return ResponseLog(learner=learner, learner_ids=[str(x) for x in learners], skill_ptr=skills.offsets.to_numpy().astype(np.int64),
+                       skill_idx=skill_idx, skill_ids=[str(x) for x in skill_ids], score=table.column("score").to_numpy().astype(np.float64),
+                       order=np.arange(n, dtype=np.float64))  # rows come sorted by learner and time
+
+
 def _predict_of(model):
     """The function Spark maps over partitions of whole learners: predictions, folded into histogram rows."""
 
@@ -374,15 +400,9 @@ def _predict_of(model):
         if not parts:
             return
         table = pa.Table.from_batches(parts).combine_chunks()
-        n = table.num_rows
-        if n == 0:
+        if table.num_rows == 0:
             return
-        learners, learner = np.unique(table.column("learner").to_numpy(zero_copy_only=False), return_inverse=True)
-        skills = table.column("skills").combine_chunks()
-        skill_ids, skill_idx = np.unique(skills.values.to_numpy(zero_copy_only=False), return_inverse=True)
-        log = ResponseLog(learner=learner, learner_ids=[str(x) for x in learners], skill_ptr=skills.offsets.to_numpy().astype(np.int64),
-                          skill_idx=skill_idx, skill_ids=[str(x) for x in skill_ids], score=table.column("score").to_numpy().astype(np.float64),
-                          order=np.arange(n, dtype=np.float64))  # rows come sorted by learner and time
+        log = partition_log(table)
         p = model.predict_proba(log)[:, 1]
         y = log.score
         label = y >= 0.5
@@ -409,9 +429,7 @@ def evaluate(spark, df, model) -> tuple[dict[str, Any], tuple[np.ndarray, np.nda
     from pyspark.sql import functions as F
 
     n_rows = int(df.count())
-    parts = (df.repartition(_partitions(n_rows, PARTITION_OBSERVATIONS // 2, spark), "learner")
-             .sortWithinPartitions("learner", *_ordered(df)).select("learner", "skills", "score"))
-    hist = parts.mapInArrow(_predict_of(model), HIST_SCHEMA).groupBy("bin", "decile").agg(
+    hist = by_learner(spark, df, n_rows).mapInArrow(_predict_of(model), HIST_SCHEMA).groupBy("bin", "decile").agg(
         *[F.sum(c).alias(c) for c in ("n", "pos", "score", "p", "sq", "nll", "right")]).toArrow()
     h = {c: hist.column(c).to_numpy() for c in hist.column_names}
     n = int(h["n"].sum())
