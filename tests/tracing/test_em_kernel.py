@@ -199,6 +199,26 @@ def test_counts_do_not_depend_on_the_number_of_threads():
         np.testing.assert_array_equal(runs[0][k], runs[-1][k], err_msg=k)
 
 
+def test_sums_do_not_depend_on_how_the_chains_are_split():
+    """Spark sums the E-step of each block of chains: any split, in any order, must give the counts of one pack, bit for bit."""
+    lens, starts, slots, obs, prm = random_chains(6, n_chains=2000, n_slots=5, partial=True, max_len=200)
+    whole = em.e_step_sums(em.pack(lens, starts, slots, obs, 5), prm, True)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        order = rng.permutation(len(lens))
+        parts = [em.e_step_sums(em.pack(lens[i], starts[i], slots[i], obs, 5), prm, True) for i in np.array_split(order, 7)]
+        total = parts[0]
+        for part in parts[1:]:
+            total = em.add_sums(total, part)
+        np.testing.assert_array_equal(total, whole)
+    counts = em.counts_of(whole, True)
+    np.testing.assert_array_equal(counts["n_responses"], np.bincount(slots, weights=lens, minlength=5))
+    np.testing.assert_array_equal(counts["n_sequences"], np.bincount(slots, minlength=5))
+    want = oracle_e_step(em.pack(lens, starts, slots, obs, 5), prm, 5, True)
+    for k in em.COUNT_FIELDS:
+        np.testing.assert_allclose(counts[k], want[k], rtol=1e-9, atol=1e-9, err_msg=k)
+
+
 def test_tied_restarts_resolve_to_the_first():
     ll = np.array([
         [-62.05983132153922, -10.0, -np.inf, -5.0],

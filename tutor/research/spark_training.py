@@ -10,16 +10,17 @@ The driver holds parameters and sums, never the log:
   machine anyway.
 * **BKT.** Answers are exploded into one observation per skill, grouped into (learner, skill)
   chains by a repartition on the learner and a sort inside partitions, and cut into blocks of
-  whole chains that stay cached. Each EM iteration maps `tutor.tracing.em.e_step` over the blocks
-  (the same packing and kernel as the in-process fit) and sums the per-slot expected counts; the
-  driver runs the M-step, the restarts and the guess/slip bounds as `tutor.tracing.bkt.BKT.fit`
-  does, so with the same seed the parameters agree to rounding.
+  whole chains that stay cached. The driver runs `tutor.tracing.em.run_em`, the loop of the
+  in-process fit, with an E-step that maps `tutor.tracing.em.e_step` over the blocks (the same
+  packing and kernel) and adds the per-slot sums, which are exact integers (`em.add_sums`): the
+  counts, and so the parameters, equal the in-process fit's bit for bit, however the chains are
+  split. The best restart per skill and the diagnostics come from `BKT.adopt_em_run`.
 * **Evaluation.** Predictions are made where the data lives, each partition holding whole
   learners; partitions return per-bin counts of a 10⁶-bin histogram of the predictions, from
   which the driver computes the metrics (AUC with ties inside a bin counted half) and the report.
 * **Next-answer model.** Its features, BKT included, are per-learner histories, computed in each
   partition by the same code that serves them (`NextAnswerModel.predict_proba`), which evaluation
-  uses; fitting it on Spark is not built (see the project notes).
+  uses; its logistic part is fitted on Spark by `tutor.research.spark_next_answer`.
 
 pyspark is imported inside the functions: it is an optional extra (``pip install -e '.[spark]'``).
 """
@@ -42,7 +43,6 @@ from tutor.errors import Invalid
 from tutor.research.logs import is_dataset, parquet_files, read_log
 from tutor.tracing import em
 from tutor.tracing.bkt import BKT
-from tutor.tracing.equations import PARAM_NAMES, SkillParams
 from tutor.tracing.responses import LogFormatError, ResponseLog
 
 PARTITION_OBSERVATIONS = 2_000_000  # observations per Spark partition when chains are grouped
@@ -275,13 +275,13 @@ def _blocks_of(batches):
 
 
 def _e_step_of(prm: dict[str, np.ndarray], active: np.ndarray, S: int, R: int, forget_in_e_step: bool):
-    """The function Spark maps over blocks: the E-step of every active slot on the block's chains, summed per task."""
+    """The function Spark maps over blocks: the E-step's exact sums of every active slot on the block's chains, added per task."""
     n_slots = R * S
 
     def run(batches):
         import pyarrow as pa
 
-        total = np.zeros((len(em.COUNT_FIELDS), n_slots))
+        total = np.zeros((2, em.N_SUMS, n_slots), dtype=np.int64)
         for batch in batches:
             cols = batch.to_pydict()
             for cl, cs, ob in zip(cols["chain_len"], cols["chain_skill"], cols["obs"]):
@@ -296,32 +296,53 @@ def _e_step_of(prm: dict[str, np.ndarray], active: np.ndarray, S: int, R: int, f
                 v_len = np.tile(chain_len, R)[keep]
                 v_start = np.tile(chain_start, R)[keep]
                 pk = em.pack(v_len, v_start, slots[keep], obs, n_slots)
-                out = em.e_step(pk, prm, n_slots, forget_in_e_step)
-                total += np.stack([out[k] for k in em.COUNT_FIELDS])
-        yield pa.RecordBatch.from_pydict({"counts": [total.tobytes()]})
+                total = em.add_sums(total, em.e_step_sums(pk, prm, forget_in_e_step))
+        yield pa.RecordBatch.from_pydict({"sums": [total.tobytes()]})
 
     return run
+
+
+def _spark_e_step(blocks, S: int, R: int, forget_in_e_step: bool) -> em.EStep:
+    """`tutor.tracing.em.EStep` on Spark: the kernel mapped over the cached blocks, the per-task exact sums added on the driver."""
+    n_slots = R * S
+
+    def expected(prm: dict[str, np.ndarray], active: np.ndarray) -> dict[str, np.ndarray]:
+        parts = blocks.mapInArrow(_e_step_of(prm, active, S, R, forget_in_e_step), "sums binary").collect()
+        total = np.zeros((2, em.N_SUMS, n_slots), dtype=np.int64)
+        for r in parts:
+            total = em.add_sums(total, np.frombuffer(r["sums"], dtype=np.int64).reshape(2, em.N_SUMS, n_slots))
+        return em.counts_of(total, forget_in_e_step)
+
+    return expected
+
+
+def skill_stats(obs) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Skills in order of first appearance (as the in-process reader interns them), each with its answers, learners and summed score.
+
+    ``obs`` has one row per (answer, skill): learner, k (place in the answer), skill, score, src, pos.
+    """
+    from pyspark.sql import functions as F
+
+    stats = obs.groupBy("skill").agg(F.count("*").alias("n"), F.countDistinct("learner").alias("n_seq"), F.sum("score").alias("score"),
+                                     F.min(F.struct("src", "pos", "k")).alias("first")).collect()
+    if not stats:
+        raise Invalid("cannot fit on an empty log")
+    stats.sort(key=lambda r: (r["first"]["src"], r["first"]["pos"], r["first"]["k"]))
+    return ([r["skill"] for r in stats], np.array([r["n"] for r in stats], dtype=np.int64), np.array([r["n_seq"] for r in stats], dtype=np.int64),
+            np.array([r["score"] for r in stats], dtype=np.float64))
 
 
 def fit_bkt(spark, df, est: BKT, progress: bool = False) -> BKT:
     """Fit ``est`` (its hyper-parameters and seed) on the answers in Spark; the estimator ends as fitted as by ``est.fit``."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
-    from tqdm import tqdm
 
     if est.max_guess + est.max_slip >= 1.0:
         raise Invalid("max_guess + max_slip must be < 1, or a correct answer need not mean mastery")
     t0 = time.perf_counter()
     obs = df.select("learner", F.posexplode("skills").alias("k", "skill"), "score", "t", "src", "pos")
-    stats = obs.groupBy("skill").agg(F.count("*").alias("n"), F.countDistinct("learner").alias("n_seq"),
-                                     F.min(F.struct("src", "pos", "k")).alias("first")).collect()
-    if not stats:
-        raise Invalid("cannot fit BKT on an empty log")
-    stats.sort(key=lambda r: (r["first"]["src"], r["first"]["pos"], r["first"]["k"]))  # first appearance, as the reader interns them
-    skill_ids = [r["skill"] for r in stats]
+    skill_ids, n_resp, n_seq, _ = skill_stats(obs)
     S, R = len(skill_ids), est.n_restarts
-    n_resp = np.array([r["n"] for r in stats], dtype=np.int64)
-    n_seq = np.array([r["n_seq"] for r in stats], dtype=np.int64)
     default = est.default_skill_params
     fit_skill = n_resp >= max(est.min_responses, 1)
     limits = em.bounds(est.max_guess, est.max_slip)
@@ -333,11 +354,12 @@ def fit_bkt(spark, df, est: BKT, progress: bool = False) -> BKT:
     try:
         n_blocks = blocks.count()
         t_em = time.perf_counter()
-        run = _run_em(blocks, S, R, fit_skill, est._starting_points(default, S, limits), limits, est, default, progress, tqdm)
+        run = em.run_em(_spark_e_step(blocks, S, R, est.forget_in_e_step), em.slots_to_fit(fit_skill, R), est._starting_points(default, S, limits),
+                        limits, max_iter=est.max_iter, tol=est.tol, fit_forget=est.fit_forget, progress=progress, desc="BKT EM (Spark)")
         t_em = time.perf_counter() - t_em
     finally:
         blocks.unpersist()
-    _finish(est, run, skill_ids, n_resp, n_seq, fit_skill, limits, default)
+    est.adopt_em_run(run, skill_ids, n_resp, n_seq, fit_skill)
     est.spark_timings_ = {"chains_seconds": time.perf_counter() - t0 - t_em, "em_seconds": t_em, "em_iterations": int(run.n_iter.max(initial=0)),
                           "observations": int(n_resp.sum()), "blocks": int(n_blocks)}
     est.n_rows_ = int(df.count())
@@ -345,77 +367,27 @@ def fit_bkt(spark, df, est: BKT, progress: bool = False) -> BKT:
     return est
 
 
-def _run_em(blocks, S, R, fit_skill, start, limits, est: BKT, default: SkillParams, progress: bool, tqdm) -> em.EMRun:
-    """`tutor.tracing.em.run_em`'s loop, with the E-step summed over Spark's blocks instead of run in this process."""
-    n_slots = R * S
-    prm = {n: v.copy() for n, v in start.items()}
-    active = np.zeros(n_slots, dtype=bool)
-    active[(np.arange(R)[:, None] * S + np.flatnonzero(fit_skill)[None, :]).ravel()] = True
-    ll = np.full(n_slots, -np.inf)
-    prev_ll = np.full(n_slots, np.nan)
-    n_iter = np.zeros(n_slots, dtype=np.int64)
-    converged = np.zeros(n_slots, dtype=bool)
-    forget_in_e_step = est.fit_forget or default.forget > 0
-    with tqdm(total=est.max_iter, desc="BKT EM (Spark)", unit="iter", leave=False, disable=not progress, file=sys.stderr) as bar:
-        for it in range(est.max_iter):
-            if not active.any():
-                break
-            parts = blocks.mapInArrow(_e_step_of(prm, active, S, R, forget_in_e_step), "counts binary").collect()
-            total = np.zeros((len(em.COUNT_FIELDS), n_slots))
-            for r in parts:
-                total += np.frombuffer(r["counts"], dtype=np.float64).reshape(len(em.COUNT_FIELDS), n_slots)
-            counts = dict(zip(em.COUNT_FIELDS, total))
-            new_ll = counts["log_likelihood"]
-            ll[active] = new_ll[active]
-            n_iter[active] = it + 1
-            done = active & (np.abs(new_ll - prev_ll) < est.tol)
-            converged |= done
-            prev_ll[active] = new_ll[active]
-            upd = active & ~done
-            if it + 1 < est.max_iter:
-                new = em.m_step(counts, prm, limits, est.fit_forget)
-                for n in PARAM_NAMES:
-                    prm[n] = np.where(upd, new[n], prm[n])
-            active = upd
-            bar.update(1)
-    return em.EMRun(prm, ll, n_iter, converged)
-
-
-def _finish(est: BKT, run: em.EMRun, skill_ids, n_resp, n_seq, fit_skill, limits, default: SkillParams) -> None:
-    """The best restart per skill and the diagnostics, as `BKT.fit` writes them."""
-    S, R = len(skill_ids), est.n_restarts
-    ll_rs = run.log_likelihood.reshape(R, S)
-    best = np.argmax(np.where(np.isfinite(ll_rs), ll_rs, -np.inf), axis=0)
-    pick = best * S + np.arange(S)
-    params: dict[str, SkillParams] = {}
-    diagnostics: dict[str, dict[str, Any]] = {}
-    for s, sid in enumerate(skill_ids):
-        d: dict[str, Any] = {"n_responses": int(n_resp[s]), "n_sequences": int(n_seq[s])}
-        if fit_skill[s]:
-            k = pick[s]
-            p = SkillParams(**{n: float(run.params[n][k]) for n in PARAM_NAMES})
-            at_bound = [n for n in ("guess", "slip") if math.isclose(getattr(p, n), limits[n][1], rel_tol=0, abs_tol=1e-9)]
-            d.update(fitted=True, log_likelihood=float(run.log_likelihood[k]), n_iter=int(run.n_iter[k]), converged=bool(run.converged[k]),
-                     restart=int(best[s]), restart_log_likelihoods=[float(x) for x in ll_rs[:, s]],
-                     mastery_informative=bool(1.0 - p.slip > p.guess), at_upper_bound=at_bound)
-        else:
-            p = default
-            d.update(fitted=False, reason=f"{int(n_resp[s])} responses < min_responses={est.min_responses}; keeps the default parameters",
-                     mastery_informative=bool(1.0 - p.slip > p.guess))
-        params[sid] = p
-        diagnostics[sid] = d
-    est.classes_ = np.array([0, 1])
-    est.params_ = params
-    est.diagnostics_ = diagnostics
-    est.skills_ = skill_ids
-    est.n_iter_ = int(run.n_iter.max()) if len(run.n_iter) else 0
-    est.log_likelihood_ = float(sum(d.get("log_likelihood", 0.0) for d in diagnostics.values()))
-
-
 # =============================================================================================
 # Evaluation on Spark
 # =============================================================================================
 HIST_SCHEMA = "bin long, decile int, n long, pos long, score double, p double, sq double, nll double, right long"
+
+
+def by_learner(spark, df, n_rows: int, *cols: str):
+    """The answers repartitioned so that each partition holds whole learners, each learner's answers in time order."""
+    return (df.repartition(_partitions(n_rows, PARTITION_OBSERVATIONS // 2, spark), "learner")
+            .sortWithinPartitions("learner", *_ordered(df)).select("learner", "skills", "score", *cols))
+
+
+def partition_log(table) -> ResponseLog:
+    """The answers of one partition of `by_learner` (a pyarrow Table) as a ResponseLog, rows in their order."""
+    n = table.num_rows
+    learners, learner = np.unique(table.column("learner").to_numpy(zero_copy_only=False), return_inverse=True)
+    skills = table.column("skills").combine_chunks()
+    skill_ids, skill_idx = np.unique(skills.values.to_numpy(zero_copy_only=False), return_inverse=True)
+    return ResponseLog(learner=learner, learner_ids=[str(x) for x in learners], skill_ptr=skills.offsets.to_numpy().astype(np.int64),
+                       skill_idx=skill_idx, skill_ids=[str(x) for x in skill_ids], score=table.column("score").to_numpy().astype(np.float64),
+                       order=np.arange(n, dtype=np.float64))  # rows come sorted by learner and time
 
 
 def _predict_of(model):
@@ -428,15 +400,9 @@ def _predict_of(model):
         if not parts:
             return
         table = pa.Table.from_batches(parts).combine_chunks()
-        n = table.num_rows
-        if n == 0:
+        if table.num_rows == 0:
             return
-        learners, learner = np.unique(table.column("learner").to_numpy(zero_copy_only=False), return_inverse=True)
-        skills = table.column("skills").combine_chunks()
-        skill_ids, skill_idx = np.unique(skills.values.to_numpy(zero_copy_only=False), return_inverse=True)
-        log = ResponseLog(learner=learner, learner_ids=[str(x) for x in learners], skill_ptr=skills.offsets.to_numpy().astype(np.int64),
-                          skill_idx=skill_idx, skill_ids=[str(x) for x in skill_ids], score=table.column("score").to_numpy().astype(np.float64),
-                          order=np.arange(n, dtype=np.float64))  # rows come sorted by learner and time
+        log = partition_log(table)
         p = model.predict_proba(log)[:, 1]
         y = log.score
         label = y >= 0.5
@@ -463,9 +429,7 @@ def evaluate(spark, df, model) -> tuple[dict[str, Any], tuple[np.ndarray, np.nda
     from pyspark.sql import functions as F
 
     n_rows = int(df.count())
-    parts = (df.repartition(_partitions(n_rows, PARTITION_OBSERVATIONS // 2, spark), "learner")
-             .sortWithinPartitions("learner", *_ordered(df)).select("learner", "skills", "score"))
-    hist = parts.mapInArrow(_predict_of(model), HIST_SCHEMA).groupBy("bin", "decile").agg(
+    hist = by_learner(spark, df, n_rows).mapInArrow(_predict_of(model), HIST_SCHEMA).groupBy("bin", "decile").agg(
         *[F.sum(c).alias(c) for c in ("n", "pos", "score", "p", "sq", "nll", "right")]).toArrow()
     h = {c: hist.column(c).to_numpy() for c in hist.column_names}
     n = int(h["n"].sum())

@@ -27,7 +27,7 @@ from sklearn.base import clone
 from tqdm import tqdm
 
 from tutor.errors import Invalid
-from tutor.research import spark_training
+from tutor.research import spark_next_answer, spark_training
 from tutor.research.logs import file_sha256, read_log
 from tutor.research.reports import metrics, write_report, write_report_parts
 from tutor.tracing.artefacts import ArtefactError, read_json_object
@@ -107,16 +107,19 @@ def train_artefact(
     """Fit and write an artefact; returns its metadata (used by `tutor train` and training scripts).
 
     ``engine="spark"`` fits on Apache Spark (``master``); the artefact is the same, with
-    ``engine`` and ``spark_master`` in its metadata."""
+    ``engine`` and ``spark_master`` in its metadata. A next-answer model fitted on Spark is its
+    logistic part alone (``blend`` 0 unless overridden, which Spark refuses)."""
     est = make_model(kind, seed, overrides)
     if engine == "spark":
-        if not isinstance(est, BKT):
-            raise Invalid("--engine spark trains bkt; the next-answer model is trained in process (tutor train --model next-answer) "
-                          "and evaluated on Spark (tutor evaluate --engine spark)")
+        if isinstance(est, NextAnswerModel) and "blend" not in (overrides or {}):
+            est.set_params(blend=0.0)  # on Spark the model is its logistic part (see tutor.research.spark_next_answer)
         spark = spark_training.spark_session(master)
         t0 = time.perf_counter()
         with spark_training.answers_frame(spark, data, fmt) as df:
-            spark_training.fit_bkt(spark, df, est, progress)
+            if isinstance(est, BKT):
+                spark_training.fit_bkt(spark, df, est, progress)
+            else:
+                spark_next_answer.fit_next_answer(spark, df, est, progress)
             seconds = time.perf_counter() - t0
             data_summary = spark_training.summary(df)
         engine_meta: dict[str, Any] = {"engine": "spark", "spark_master": master}

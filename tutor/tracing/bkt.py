@@ -117,6 +117,11 @@ class BKT(ClassifierMixin, BaseEstimator):
         """The parameters of a skill with too little data, and of a skill the model has never seen."""
         return self.default_params if self.default_params is not None else SkillParams()
 
+    @property
+    def forget_in_e_step(self) -> bool:
+        """Whether the E-step must model forgetting: when it is fitted, or fixed above 0 by the default parameters."""
+        return self.fit_forget or self.default_skill_params.forget > 0
+
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, progress: bool = False) -> BKT:
@@ -138,12 +143,19 @@ class BKT(ClassifierMixin, BaseEstimator):
         fit_skill = n_resp >= max(self.min_responses, 1)
         limits = em.bounds(self.max_guess, self.max_slip)
         run = em.run_em(
-            ch, S, R, fit_skill, self._starting_points(default, S, limits), limits,
-            max_iter=self.max_iter, tol=self.tol, fit_forget=self.fit_forget,
-            forget_in_e_step=self.fit_forget or default.forget > 0, progress=progress,
+            em.ChainEStep(ch, fit_skill, R, self.forget_in_e_step), em.slots_to_fit(fit_skill, R), self._starting_points(default, S, limits), limits,
+            max_iter=self.max_iter, tol=self.tol, fit_forget=self.fit_forget, progress=progress,
         )
+        self.adopt_em_run(run, skill_ids, n_resp, n_seq, fit_skill)
+        self.n_rows_ = len(log)
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
 
-        # best restart per skill
+    def adopt_em_run(self, run: em.EMRun, skill_ids: list[str], n_resp: np.ndarray, n_seq: np.ndarray, fit_skill: np.ndarray) -> None:
+        """Become fitted from an EM run over all restarts (in process or on Spark): each skill's best restart, and the diagnostics."""
+        default = self.default_skill_params
+        limits = em.bounds(self.max_guess, self.max_slip)
+        S, R = len(skill_ids), self.n_restarts
         ll_rs = run.log_likelihood.reshape(R, S)
         best = best_restart(ll_rs)
         pick = best * S + np.arange(S)
@@ -177,12 +189,9 @@ class BKT(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.params_ = params
         self.diagnostics_ = diagnostics
-        self.skills_ = skill_ids
+        self.skills_ = list(skill_ids)
         self.n_iter_ = int(run.n_iter.max()) if len(run.n_iter) else 0
         self.log_likelihood_ = float(sum(d.get("log_likelihood", 0.0) for d in diagnostics.values()))
-        self.n_rows_ = len(log)
-        self.fit_seconds_ = time.perf_counter() - t0
-        return self
 
     def _starting_points(self, default: SkillParams, S: int, limits: em.Bounds) -> dict[str, np.ndarray]:
         """EM's first point per slot r * S + s: restart 0 from the default parameters, the others drawn at random."""

@@ -6,7 +6,9 @@ skills (and of all random restarts) are fitted at once: `pack` lists them as (st
 over one observation array, and the kernel runs each chain's forward filter and backward smoother
 in one pass over its answers, chains in parallel on every core (numba's ``prange``), keeping only
 a handful of sums per chain. The per-slot sums (a slot is a skill, or a skill in one restart) are
-the E-step's expected counts; the M-step is a vectorised numpy pass over slots.
+the E-step's expected counts; the M-step is a vectorised numpy pass over slots. The sums are
+exact (fixed point, added as integers), so they do not depend on how the chains are split or in
+what order the parts are added: a fit on Spark's partitions equals the in-process fit bit for bit.
 
 The kernels compile on first use and are cached on disk (``cache=True``): next to this file when
 that folder is writable, otherwise in numba's per-user cache (``NUMBA_CACHE_DIR``, by default
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numba
@@ -137,9 +139,13 @@ def param_arrays(skill_ids: list[str], params: Mapping[str, SkillParams], defaul
     return {n: np.array([getattr(params.get(s, default), n) for s in skill_ids], dtype=float) for n in PARAM_NAMES}
 
 
-# per-chain results of the kernel, summed per slot by _sum_by_slot
-_PRIOR_NUM, _LEARN_NUM, _FORGET_NUM, _SUM_G, _SUM_G_OBS, _SUM_G_LAST, _SUM_OBS, _LOG_LIK, _LIK = range(9)
-_N_STATS = 9
+# per-chain results of the kernel, summed per slot by _sum_by_slot; then each slot's chains and answers
+_PRIOR_NUM, _LEARN_NUM, _FORGET_NUM, _SUM_G, _SUM_G_OBS, _SUM_G_LAST, _SUM_OBS, _LOG_LIK, _N_SEQ, _N_RESP = range(10)
+_N_STATS = 8  # computed per chain by the kernel
+N_SUMS = 10
+_FRAC_BITS = 52  # exact sums: a value is an integer part plus a fraction in units of 2**-52 (see _sum_by_slot)
+_FRAC_ONE = float(1 << _FRAC_BITS)
+_FRAC_MASK = (1 << _FRAC_BITS) - 1
 _TINY = 1e-100  # a likelihood is multiplied down to this, then moved into its log: a product of two stays a normal float
 _BLOCK = 256  # chains per parallel task; a task's work buffer is reused chain after chain, so it stays in the core's cache
 
@@ -154,7 +160,7 @@ def _chain_stats(start, length, slot, obs, prior, learn, forget, guess, slip, fi
     G = F ((1 - forget) G_next / P_next + forget (1 - G_next) / (1 - P_next)). The forward pass
     stores the factors of G_next in ``work`` so that the backward recursion is one multiply-add,
     without a division in its chain of dependent operations. The chain's likelihood is kept as a
-    product (moved into its log only when small) and handed to _sum_by_slot, which takes the logs.
+    product, moved into its log only when small.
     """
     n_chains = len(start)
     for blk in numba.prange((n_chains + _BLOCK - 1) // _BLOCK):
@@ -229,28 +235,38 @@ def _chain_stats(start, length, slot, obs, prior, learn, forget, guess, slip, fi
             stats[c, _SUM_G_OBS] = sum_g_obs
             stats[c, _SUM_G_LAST] = g_last
             stats[c, _SUM_OBS] = sum_obs
-            stats[c, _LOG_LIK] = ll
-            stats[c, _LIK] = lik
+            stats[c, _LOG_LIK] = ll + np.log(lik)
 
 
 @numba.njit(parallel=True, cache=True)
-def _sum_by_slot(slot_ptr, stats):  # pragma: no cover - compiled
-    """Per-slot sums of the per-chain results (slots in parallel, each slot's chains in order, so sums repeat exactly).
+def _sum_by_slot(slot_ptr, chain_len, stats):  # pragma: no cover - compiled
+    """Per-slot sums of the per-chain results, exact: (2, N_SUMS, n_slots) integers, [0] whole units, [1] 2**-52 units.
 
-    The chains' likelihoods are multiplied, one log taken each time the product gets small.
+    Each value is cut into its integer part and its fraction rounded to 2**-52 (a value is
+    rounded once, by at most 1.1e-16, whatever else is summed), and those are added as integers.
+    Integer addition does not depend on order, so the sums are the same for any split of the
+    chains: threads, Spark partitions and blocks, or one process (see `add_sums`).
     """
     n_slots = len(slot_ptr) - 1
-    out = np.zeros((_LIK, n_slots))
+    out = np.zeros((n_slots, 2, N_SUMS), dtype=np.int64)  # slot-major while summing: each thread writes its own rows
     for k in numba.prange(n_slots):
-        lik = 1.0
         for c in range(slot_ptr[k], slot_ptr[k + 1]):
-            for j in range(_LIK):
-                out[j, k] += stats[c, j]
-            lik *= stats[c, _LIK]
-            if lik < _TINY:
-                out[_LOG_LIK, k] += np.log(lik)
-                lik = 1.0
-        out[_LOG_LIK, k] += np.log(lik)
+            for j in range(_N_STATS):
+                x = stats[c, j]
+                w = np.floor(x)
+                lo = out[k, 1, j] + np.int64(np.rint((x - w) * _FRAC_ONE))
+                out[k, 0, j] += np.int64(w) + (lo >> _FRAC_BITS)
+                out[k, 1, j] = lo & _FRAC_MASK
+            out[k, 0, _N_RESP] += chain_len[c]
+        out[k, 0, _N_SEQ] = slot_ptr[k + 1] - slot_ptr[k]
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
+
+
+def add_sums(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The exact sums of two sets of chains (``e_step_sums`` of each): integer addition, the same in any order."""
+    out = a + b
+    out[0] += out[1] >> _FRAC_BITS
+    out[1] &= _FRAC_MASK
     return out
 
 
@@ -258,32 +274,42 @@ def _f64(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float64)
 
 
-def e_step(pk: Packed, prm: dict[str, np.ndarray], n_slots: int, fit_forget: bool) -> dict[str, np.ndarray]:
-    """Expected counts per parameter slot (skill, or skill x restart) for the packed chains, by the compiled kernel."""
+def e_step_sums(pk: Packed, prm: dict[str, np.ndarray], fit_forget: bool) -> np.ndarray:
+    """The E-step's exact per-slot sums for the packed chains (compiled kernel); ``add_sums`` adds them, ``counts_of`` reads them."""
     stats = np.empty((len(pk.chain_start), _N_STATS))
     with _KERNEL_LOCK:
         _chain_stats(
             pk.chain_start, pk.chain_len, pk.chain_slot, pk.obs,
             _f64(prm["prior"]), _f64(prm["learn"]), _f64(prm["forget"]), _f64(prm["guess"]), _f64(prm["slip"]), bool(fit_forget), stats,
         )
-        sums = _sum_by_slot(pk.slot_ptr, stats)
-    sum_g, sum_g_obs, sum_g_last = sums[_SUM_G], sums[_SUM_G_OBS], sums[_SUM_G_LAST]
-    n_resp, n_seq = pk.n_resp, pk.n_seq
-    zero = np.zeros(n_slots)
+        return _sum_by_slot(pk.slot_ptr, pk.chain_len, stats)
+
+
+def counts_of(sums: np.ndarray, fit_forget: bool) -> dict[str, np.ndarray]:
+    """Expected counts per slot (`COUNT_FIELDS`) from exact sums; each sum is rounded to a float once, here."""
+    v = sums[0].astype(np.float64) + sums[1].astype(np.float64) / _FRAC_ONE
+    sum_g, sum_g_obs, sum_g_last = v[_SUM_G], v[_SUM_G_OBS], v[_SUM_G_LAST]
+    n_resp, n_seq = v[_N_RESP], v[_N_SEQ]
+    zero = np.zeros(sums.shape[2])
     return {
-        "n_sequences": n_seq.copy(),
-        "n_responses": n_resp.copy(),
-        "prior_num": sums[_PRIOR_NUM],
-        "learn_num": sums[_LEARN_NUM],
+        "n_sequences": n_seq,
+        "n_responses": n_resp,
+        "prior_num": v[_PRIOR_NUM],
+        "learn_num": v[_LEARN_NUM],
         "learn_den": (n_resp - n_seq) - (sum_g - sum_g_last),
-        "forget_num": sums[_FORGET_NUM] if fit_forget else zero,
+        "forget_num": v[_FORGET_NUM] if fit_forget else zero,
         "forget_den": sum_g - sum_g_last if fit_forget else zero.copy(),
-        "guess_num": sums[_SUM_OBS] - sum_g_obs,
+        "guess_num": v[_SUM_OBS] - sum_g_obs,
         "guess_den": n_resp - sum_g,
         "slip_num": sum_g - sum_g_obs,
         "slip_den": sum_g,
-        "log_likelihood": sums[_LOG_LIK],
+        "log_likelihood": v[_LOG_LIK],
     }
+
+
+def e_step(pk: Packed, prm: dict[str, np.ndarray], n_slots: int, fit_forget: bool) -> dict[str, np.ndarray]:
+    """Expected counts per parameter slot (skill, or skill x restart) for the packed chains, by the compiled kernel."""
+    return counts_of(e_step_sums(pk, prm, fit_forget), fit_forget)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -355,51 +381,49 @@ class EMRun:
     converged: np.ndarray
 
 
+EStep = Callable[[dict[str, np.ndarray], np.ndarray], Mapping[str, np.ndarray]]
+"""An E-step over all slots: (parameters per slot, which slots are still running) -> expected counts per slot (`COUNT_FIELDS`)."""
+
+
+def slots_to_fit(fit_skill: np.ndarray, n_restarts: int) -> np.ndarray:
+    """Slot r * n_skills + s of every fitted skill s in every restart r: the slots EM starts with."""
+    S = len(fit_skill)
+    active = np.zeros(n_restarts * S, dtype=bool)
+    active[(np.arange(n_restarts)[:, None] * S + np.flatnonzero(fit_skill)[None, :]).ravel()] = True
+    return active
+
+
 def run_em(
-    ch: Chains,
-    n_skills: int,
-    n_restarts: int,
-    fit_skill: np.ndarray,
+    expected: EStep,
+    active: np.ndarray,
     start: dict[str, np.ndarray],
     limits: Bounds,
     *,
     max_iter: int,
     tol: float,
     fit_forget: bool,
-    forget_in_e_step: bool,
     progress: bool = False,
+    desc: str = "BKT EM",
 ) -> EMRun:
-    """Iterate E- and M-steps on every restart of every skill at once; slot r * n_skills + s is skill s in restart r.
+    """Iterate E- and M-steps on every running slot at once, whichever engine computes the E-step.
 
-    ``start`` holds each parameter's starting point per slot; only skills with ``fit_skill`` are
-    fitted. A slot stops when its log-likelihood changes by less than ``tol``; once the stopped
-    slots hold a tenth of the packed answers, the running ones are packed again without them.
+    ``expected(params, active)`` returns the summed expected counts of every slot (those of slots
+    not in ``active`` are ignored): `ChainEStep` in this process, a map over partitions and a sum
+    on Spark. ``start`` holds each parameter's starting point per slot; only ``active`` slots are
+    fitted. A slot stops when its log-likelihood changes by less than ``tol``.
     """
-    S, R = n_skills, n_restarts
-    n_slots = R * S
+    n_slots = len(active)
     prm = {n: v.copy() for n, v in start.items()}
-
-    # virtual chains: every chain of a fitted skill, once per restart
-    sel = np.flatnonzero(fit_skill[ch.chain_skill])
-    v_len = np.tile(ch.chain_len[sel], R)
-    v_start = np.tile(ch.chain_start[sel], R)
-    v_slot = (np.arange(R)[:, None] * S + ch.chain_skill[sel][None, :]).ravel()
-
-    active = np.zeros(n_slots, dtype=bool)
-    active[(np.arange(R)[:, None] * S + np.flatnonzero(fit_skill)[None, :]).ravel()] = True
+    active = active.copy()
     ll = np.full(n_slots, -np.inf)
     prev_ll = np.full(n_slots, np.nan)
     n_iter = np.zeros(n_slots, dtype=np.int64)
     converged = np.zeros(n_slots, dtype=bool)
-
-    pk = pack(v_len, v_start, v_slot, ch.obs, n_slots)
-    slot_resp = pk.n_resp
-    packed_resp = slot_resp[active].sum()
-    with tqdm(total=max_iter, desc="BKT EM", unit="iter", leave=False, disable=not progress) as bar:
+    with tqdm(total=max_iter, desc=desc, unit="iter", leave=False, disable=not progress) as bar:
         for it in range(max_iter):
-            if pk.total == 0 or not active.any():
+            if not active.any():
                 break
-            counts = e_step(pk, prm, n_slots, forget_in_e_step)
+            counts = expected(prm, active)
             new_ll = counts["log_likelihood"]
             ll[active] = new_ll[active]
             n_iter[active] = it + 1
@@ -415,12 +439,37 @@ def run_em(
             if progress:
                 bar.update(1)
                 bar.set_postfix(active_fits=int(active.sum()))
-            remaining = slot_resp[active].sum()
-            if active.any() and remaining < 0.9 * packed_resp:  # the finished slots' chains leave once they are a tenth
-                keep = active[pk.chain_slot]
-                pk = pack(pk.chain_len[keep], pk.chain_start[keep], pk.chain_slot[keep], ch.obs, n_slots)
-                packed_resp = remaining
     return EMRun(prm, ll, n_iter, converged)
+
+
+class ChainEStep:
+    """The E-step in this process: every chain of a fitted skill, once per restart, packed and run by the compiled kernel.
+
+    Slot r * n_skills + s is skill s in restart r. Once the stopped slots hold a tenth of the
+    packed answers, the running ones are packed again without them.
+    """
+
+    def __init__(self, ch: Chains, fit_skill: np.ndarray, n_restarts: int, forget_in_e_step: bool):
+        S, R = len(fit_skill), n_restarts
+        self.n_slots = R * S
+        self.obs = ch.obs
+        self.forget_in_e_step = forget_in_e_step
+        sel = np.flatnonzero(fit_skill[ch.chain_skill])
+        v_len = np.tile(ch.chain_len[sel], R)
+        v_start = np.tile(ch.chain_start[sel], R)
+        v_slot = (np.arange(R)[:, None] * S + ch.chain_skill[sel][None, :]).ravel()
+        self.pk = pack(v_len, v_start, v_slot, ch.obs, self.n_slots)
+        self.slot_resp = self.pk.n_resp
+        self.packed_resp = self.slot_resp[slots_to_fit(fit_skill, R)].sum()
+
+    def __call__(self, prm: dict[str, np.ndarray], active: np.ndarray) -> dict[str, np.ndarray]:
+        remaining = self.slot_resp[active].sum()
+        if remaining < 0.9 * self.packed_resp:  # the finished slots' chains leave once they are a tenth
+            pk = self.pk
+            keep = active[pk.chain_slot]
+            self.pk = pack(pk.chain_len[keep], pk.chain_start[keep], pk.chain_slot[keep], self.obs, self.n_slots)
+            self.packed_resp = remaining
+        return e_step(self.pk, prm, self.n_slots, self.forget_in_e_step)
 
 
 @dataclass

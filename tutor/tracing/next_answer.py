@@ -103,7 +103,7 @@ class ModelFileError(ArtefactError):
 # =============================================================================================
 # Batch features
 # =============================================================================================
-class _Batch:
+class Batch:
     """Features of every observation of a log, in `expanded_order`."""
 
     def __init__(self, dense, skill, lag_skill, lag_y, rows, y):
@@ -123,7 +123,7 @@ def _window_mean(c: np.ndarray, end: np.ndarray, lo: np.ndarray, w: int, empty: 
         return np.where(n > 0, (c[end] - c[a]) / np.maximum(n, 1), empty)
 
 
-def _batch_features(model: NextAnswerModel, log: ResponseLog) -> _Batch:
+def batch_features(model: NextAnswerModel, log: ResponseLog) -> Batch:
     S = len(model.skills_)
     log_to_model = np.array([model.skill_index_.get(s, S) for s in log.skill_ids], dtype=np.int64)
     rows, log_skill = expanded_order(log)
@@ -211,7 +211,36 @@ def _batch_features(model: NextAnswerModel, log: ResponseLog) -> _Batch:
         jj = np.maximum(j, 0)
         lag_skill[:, lag - 1] = np.where(ok, skill[jj] if N else 0, -1)
         lag_y[:, lag - 1] = np.where(ok, y[jj] if N else 0.0, 0.0)
-    return _Batch(F, skill, lag_skill, lag_y, rows, y)
+    return Batch(F, skill, lag_skill, lag_y, rows, y)
+
+
+def pair_keys(b: Batch, S: int, pair_lags: int) -> list[np.ndarray]:
+    """Per lag, the (previous skill, skill) pairs seen (``previous * S + skill``, sorted): the pair terms' columns."""
+    known = b.skill < S
+    out = []
+    for lag in range(pair_lags):
+        ps = b.lag_skill[:, lag]
+        ok = (ps >= 0) & (ps < S) & known
+        out.append(np.unique(ps[ok] * S + b.skill[ok]))
+    return out
+
+
+def lr_design(Z: np.ndarray, b: Batch, S: int, pairs: list[np.ndarray]) -> sp.csr_matrix:
+    """The logistic regression's design: standardised features, skill one-hot, per-skill slopes, pair terms (columns of ``pairs``)."""
+    N = len(Z)
+    blocks = [sp.csr_matrix(Z)]
+    kr = np.flatnonzero(b.skill < S)
+    blocks.append(sp.csr_matrix((np.ones(len(kr)), (kr, b.skill[kr])), shape=(N, S)))
+    for j in _PC:
+        blocks.append(sp.csr_matrix((Z[kr, j], (kr, b.skill[kr])), shape=(N, S)))
+    for lag, keys in enumerate(pairs):
+        ps = b.lag_skill[:, lag]
+        ok = (ps >= 0) & (ps < S) & (b.skill < S)
+        r = np.flatnonzero(ok)
+        pid = np.searchsorted(keys, ps[r] * S + b.skill[r])
+        blocks.append(sp.csr_matrix((np.ones(len(r)), (r, pid)), shape=(N, len(keys))))
+        blocks.append(sp.csr_matrix((2.0 * b.lag_y[r, lag] - 1.0, (r, pid)), shape=(N, len(keys))))
+    return sp.hstack(blocks, format="csr")
 
 
 # =============================================================================================
@@ -383,51 +412,23 @@ class NextAnswerModel(ClassifierMixin, BaseEstimator):
         timings["bkt"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        b = _batch_features(self, log)
+        b = batch_features(self, log)
         timings["features"] = time.perf_counter() - t
         self.mean_ = b.dense.mean(axis=0)
         self.scale_ = b.dense.std(axis=0) + 1e-9
         Z = (b.dense - self.mean_) / self.scale_
         label = (b.y >= 0.5).astype(np.int64)
-        N = len(label)
 
         # ---- logistic regression
         t = time.perf_counter()
-        self.pairs_ = []
-        blocks = [sp.csr_matrix(Z)]
-        known = b.skill < S
-        kr = np.flatnonzero(known)
-        blocks.append(sp.csr_matrix((np.ones(len(kr)), (kr, b.skill[kr])), shape=(N, S)))
-        for j in _PC:
-            blocks.append(sp.csr_matrix((Z[kr, j], (kr, b.skill[kr])), shape=(N, S)))
-        for lag in range(self.pair_lags):
-            ps = b.lag_skill[:, lag]
-            ok = (ps >= 0) & (ps < S) & known
-            keys = np.unique(ps[ok] * S + b.skill[ok])
-            self.pairs_.append(keys)
-            r = np.flatnonzero(ok)
-            pid = np.searchsorted(keys, ps[r] * S + b.skill[r])
-            blocks.append(sp.csr_matrix((np.ones(len(r)), (r, pid)), shape=(N, len(keys))))
-            blocks.append(sp.csr_matrix((2.0 * b.lag_y[r, lag] - 1.0, (r, pid)), shape=(N, len(keys))))
-        design = sp.hstack(blocks, format="csr")
+        self.pairs_ = pair_keys(b, S, self.pair_lags)
+        design = lr_design(Z, b, S, self.pairs_)
         if len(np.unique(label)) < 2:
             raise Invalid("the training data has only one class of answers (all correct or all wrong)")
         lr = LogisticRegression(C=self.C, max_iter=self.max_lr_iter)
         with threadpool_limits(1):  # see _train_mlp: one thread is faster on a busy 2-core machine
             lr.fit(design, label)
-        coef = lr.coef_.ravel()
-        self.lr_ = {"intercept": np.array([lr.intercept_[0]]), "dense": coef[:N_DENSE]}
-        o = N_DENSE
-        self.lr_["skill"] = coef[o : o + S]
-        o += S
-        self.lr_["skill_slopes"] = np.column_stack([coef[o + i * S : o + (i + 1) * S] for i in range(len(_PC))])
-        o += len(_PC) * S
-        for lag, keys in enumerate(self.pairs_):
-            self.lr_[f"pair{lag + 1}_bias"] = coef[o : o + len(keys)]
-            o += len(keys)
-            self.lr_[f"pair{lag + 1}_prev"] = coef[o : o + len(keys)]
-            o += len(keys)
-        self.lr_n_iter_ = int(np.max(lr.n_iter_))
+        self.set_logistic(lr.coef_.ravel(), float(lr.intercept_[0]), int(np.max(lr.n_iter_)))
         timings["logistic_regression"] = time.perf_counter() - t
 
         # ---- MLP
@@ -439,12 +440,28 @@ class NextAnswerModel(ClassifierMixin, BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
+    def set_logistic(self, coef: np.ndarray, intercept: float, n_iter: int) -> None:
+        """The logistic regression's weights from its coefficients over `lr_design`'s columns (in process or on Spark)."""
+        S = len(self.skills_)
+        self.lr_ = {"intercept": np.array([intercept]), "dense": coef[:N_DENSE]}
+        o = N_DENSE
+        self.lr_["skill"] = coef[o : o + S]
+        o += S
+        self.lr_["skill_slopes"] = np.column_stack([coef[o + i * S : o + (i + 1) * S] for i in range(len(_PC))])
+        o += len(_PC) * S
+        for lag, keys in enumerate(self.pairs_):
+            self.lr_[f"pair{lag + 1}_bias"] = coef[o : o + len(keys)]
+            o += len(keys)
+            self.lr_[f"pair{lag + 1}_prev"] = coef[o : o + len(keys)]
+            o += len(keys)
+        self.lr_n_iter_ = n_iter
+
     def _lag_codes(self, lag_skill: np.ndarray, lag_y: np.ndarray) -> np.ndarray:
         """Embedding index of each of the last n_lags answers: 0 = none, else 2 * (skill + 1) + correct."""
         ls = lag_skill[:, : self.n_lags]
         return np.where(ls >= 0, 2 * (ls + 1) + (lag_y[:, : self.n_lags] >= 0.5), 0)
 
-    def _train_mlp(self, Z: np.ndarray, b: _Batch, S: int, progress: bool) -> tuple[dict[str, np.ndarray], list[float]]:
+    def _train_mlp(self, Z: np.ndarray, b: Batch, S: int, progress: bool) -> tuple[dict[str, np.ndarray], list[float]]:
         """The MLP's weights as numpy arrays, and its mean training loss per epoch."""
         import torch  # imported here: torch takes seconds to import and only training needs it
         from torch import nn
@@ -483,7 +500,7 @@ class NextAnswerModel(ClassifierMixin, BaseEstimator):
         finally:
             torch.set_num_threads(threads)
 
-    def _train_loop(self, net, b: _Batch, Z: np.ndarray, S: int, progress: bool, gen) -> tuple[dict[str, np.ndarray], list[float]]:
+    def _train_loop(self, net, b: Batch, Z: np.ndarray, S: int, progress: bool, gen) -> tuple[dict[str, np.ndarray], list[float]]:
         import torch  # see _train_mlp
         from torch import nn
 
@@ -566,7 +583,7 @@ class NextAnswerModel(ClassifierMixin, BaseEstimator):
         """(n, 2) array; column 1 is P(correct) of each row given the learner's earlier rows."""
         check_is_fitted(self)
         log = as_response_log(X)
-        b = _batch_features(self, log)
+        b = batch_features(self, log)
         p_obs = sigmoid(self._logit_obs(b.dense, b.skill, b.lag_skill, b.lag_y))
         n = len(log)
         counts = np.bincount(b.rows, minlength=n)
