@@ -74,7 +74,8 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 _GIVES: dict[str, re.Pattern[str]] = {
-    "recovery": re.compile(r"\b(quen|forgot|forgotten|forget)\b"),
+    # how to get a password or code back; folded "quen" alone is also "chưa quen" (not used to) and "người quen"
+    "recovery": re.compile(r"\bquen (mat khau|mat ma|ma|pin|passcode|password|tai khoan)\b|\b(forgot|forgotten|forget)\b"),
     # a hotline (156, 5656, 1900 9068) or a phone number, not a year ("Nghị định 69/2024", "1/7/2024")
     "phone": re.compile(r"\b(1[89]00 \d{3,4}|\d{5,}|(?!(19[5-9]\d|20\d\d)\b)\d{3,4})\b"),
     # a sum of money ("20.000 đồng", "50 nghìn", "miễn phí"); folded "dong" alone is also "đóng" (close) and "động"
