@@ -25,7 +25,7 @@ from tutor.catalog.alignment import Aligner
 from tutor.catalog.documents import lesson_pages
 from tutor.catalog.imports import CATALOG_REVISION
 from tutor.catalog.review import reviewed_exemplars
-from tutor.catalog.steps import placement_items, placement_stamp
+from tutor.catalog.steps import AlignedRows, placement_items, placement_stamp
 from tutor.clock import utcnow
 from tutor.content.library import ContentError, Lesson, Library, load_library
 from tutor.errors import Invalid, NotFound
@@ -69,6 +69,7 @@ class Runtime:
         self._aligner: Aligner | None = None
         self._placement_lock = threading.Lock()
         self._placement: PlacementModel | None = None
+        self.aligned_rows = AlignedRows()  # what /next read of the catalog, until its revision moves
         self.refresh(force=True)
 
     def help_desk(self) -> HelpDesk:
@@ -154,6 +155,7 @@ class Runtime:
                     self._revisions[CONTENT_KEY] = content.revision
                 catalog = state.get(CATALOG_REVISION)
                 if catalog is not None and catalog.revision != self._revisions.get(CATALOG_REVISION):
+                    self.aligned_rows.forget()
                     with self._desk_lock:
                         if self._help_desk is not None:
                             pages, self._catalog_stamp = lesson_pages(s, self._catalog_stamp)

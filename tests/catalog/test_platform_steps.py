@@ -10,6 +10,8 @@ from sqlalchemy import select
 from tests.catalog.test_catalog_api import auth, upload
 from tests.catalog.test_imported_answers import demo_bytes  # noqa: F401 - a fixture
 from tests.conftest import make_settings, with_settings
+from tutor.catalog.api import decide_and_count
+from tutor.runtime import Runtime
 from tutor.store.tables import CatalogActivity
 
 
@@ -67,3 +69,20 @@ def test_next_ranks_the_platforms_items_for_practice(client, keys, runtime, demo
     bundled = [r for r in out["recommendations"] if not r["on_platform"]]
     assert bundled and all(r["lesson_id"] == "test-search" for r in bundled)
     assert 0 < imported[0]["p_success"] < 1 and imported[0]["reason"] == "ready"
+
+
+def test_a_decision_on_another_worker_reaches_next_here(client, keys, runtime, settings, demo_bytes):  # noqa: F811
+    """Each worker keeps what /next read of the catalog; a reviewer's decision anywhere makes it read again."""
+    upload(client, keys, demo_bytes)
+    with runtime.session() as s:
+        first, second = [a.id for a in s.scalars(select(CatalogActivity).where(CatalogActivity.kind == "lesson").order_by(CatalogActivity.position)).all()[:2]]
+    assert client.post(f"/v1/admin/catalog/alignments/{first}", json={"skills": ["1.1-basic"]}, headers=auth(keys["admin"])).status_code == 200
+    event = {"event_id": "e-1", "learner_id": "learner-1", "item_id": "test-scams-1", "correct": True, "timestamp": "2026-11-30T08:00:00Z"}
+    assert client.post("/v1/events", json={"events": [event]}, headers=auth(keys["platform"])).status_code == 200
+    listed = lambda: [p["activity_id"] for p in client.get("/v1/learners/learner-1/next", params={"goal": "1.1"}, headers=auth(keys["platform"])).json()["on_platform"]]  # noqa: E731
+    assert listed() == [first]
+
+    other = Runtime(settings)  # a second worker on the same database
+    with other.session() as s:
+        decide_and_count(other, s, second, ["1.1-basic"], "reviewer")
+    assert listed() == [first, second]

@@ -45,7 +45,7 @@ def test_fixed_course_follows_framework_order_and_placement_runs(world_parts):
     library, model = world_parts
     world = World(library, model, SimConfig(learners=1, goal="4.2-basic"))
     # 4.2-basic with its prerequisites 1.1, 1.2 and 4.1 (basic), in the framework's order
-    assert world.course == ["web-search-basics", "spotting-fake-news", "protecting-your-phone", "finding-work-online-safely", "spotting-scams"]
+    assert world.course == ["web-search-basics", "spotting-fake-news", "protecting-your-phone", "finding-work-online-safely", "spotting-scams", "vietqr-payments"]
     placed = simulate(library, model, "ours", SimConfig(learners=3, seed=1, budget=60, goal="4.2-basic", placement=True))
     assert placed["policy"] == "ours+placement" and 1 <= placed["mean_placement_items"] <= 12
 

@@ -160,6 +160,7 @@ def decide_and_count(runtime: Runtime, session: Session, activity_id: str, skill
     counted = release_pending(session, row.id, list(row.skills), runtime.model)
     audit.record(session, reviewer, "alignment.decide", f"{row.id} {' '.join(row.skills) or '(none)'}")
     session.commit()
+    runtime.aligned_rows.forget()  # this worker at once; the others when they see the catalog's revision move
     learned = [e for skill in row.skills if (e := review.activity_exemplar(row, skill)) is not None]
     if learned:
         runtime.aligner().add_exemplars(learned)

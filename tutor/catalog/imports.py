@@ -194,5 +194,7 @@ def register_from_statement(session: Session, iri: str, definition: Mapping[str,
         for a in alignments:
             a.activity_id, a.kind, a.course_order = row.id, row.kind, course_order(None, 0)
             session.add(a)
+        if state == "accepted":
+            bump(session, CATALOG_REVISION, row.id[:200])
         session.flush()
     return Known(row.id, row.kind, tuple(row.skills or ()))

@@ -17,9 +17,10 @@ from tutor.answering.language import detect_form
 from tutor.catalog.activities import course_order
 from tutor.catalog.alignment import Exemplar
 from tutor.catalog.course import Activity
-from tutor.catalog.imports import align_text
+from tutor.catalog.imports import CATALOG_REVISION, align_text
 from tutor.clock import utcnow
 from tutor.errors import Conflict, Invalid, NotFound
+from tutor.store.shared_state import bump
 from tutor.store.tables import Alignment, CatalogActivity, CatalogCourse, Event
 
 
@@ -97,5 +98,6 @@ def decide(session: Session, activity: str, skills: list[str] | None, reviewer: 
             session.add(Alignment(activity_id=activity, skill=skill, rank=0, confidence=1.0, status="accepted", decided_by=reviewer[:120], decided_at=now,
                                   kind=row.kind, course_order=course_order(row.course_id, row.position)))
     row.skills, row.alignment, row.updated_at = chosen, ("accepted" if chosen else "none"), now
+    bump(session, CATALOG_REVISION, activity[:200])  # every worker's `/next` reads the accepted alignments again
     session.flush()
     return row

@@ -13,12 +13,15 @@
 With `allowed` (the activity ids the platform lets the learner open now), nothing outside it is
 proposed or listed.
 
-`/next` runs on every page a learner opens, so the catalog is read in one statement per request
-whatever the number of skills (`first_aligned`), and the steps listed reuse the candidates' rows.
+`/next` runs on every page a learner opens, so a worker keeps what `first_aligned` read for each skill
+(`AlignedRows`) until the catalog's revision moves (an import, a reviewer's decision, an activity a
+statement brought and the aligner accepted); the platform's `allowed` lists are read each time, in one
+statement whatever the number of skills, and the steps listed reuse the candidates' rows.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -88,6 +91,33 @@ def first_aligned(session: Session, skills: Sequence[str], kind: str, limit: int
     return out
 
 
+class AlignedRows:
+    """A worker's copy of `first_aligned` without `allowed`, per (skill, kind, limit), until `forget`
+    (`Runtime.refresh` calls it when the catalog's revision moves). A read that began before a `forget`
+    is not kept, so a decision is never hidden behind rows read before it."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str, int], list[Any]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._rows, self._generation = {}, self._generation + 1
+
+    def get(self, session: Session, skills: Sequence[str], kind: str, limit: int) -> dict[str, list[Any]]:
+        wanted = list(dict.fromkeys(skills))
+        with self._lock:
+            rows, generation = self._rows, self._generation
+        missing = [s for s in wanted if (s, kind, limit) not in rows]
+        found = first_aligned(session, missing, kind, limit) if missing else {}
+        if found:
+            with self._lock:
+                if generation == self._generation:
+                    self._rows = rows = self._rows | {(s, kind, limit): r for s, r in found.items()}
+        return {s: found[s] if s in found else rows[(s, kind, limit)] for s in wanted}
+
+
 def activity_ids(session: Session, ids: Collection[str]) -> set[str]:
     """The activity ids of those of `ids` that name an imported activity (by activity id or platform identifier)."""
     wanted = list(ids)
@@ -112,17 +142,23 @@ class PlatformCandidates:
     keeps what it returned (`steps`) so the response can say where each is on the platform, and the rows it
     read, so `first_steps` lists the platform's next activities without reading them again."""
 
-    def __init__(self, session: Session, library: Library, kind: str, allowed: Collection[str] | None = None, per_skill: int = 3, scan: int = 30):
+    def __init__(self, session: Session, library: Library, kind: str, allowed: Collection[str] | None = None, per_skill: int = 3, scan: int = 30,
+                 kept: AlignedRows | None = None):
         self.session, self.library, self.kind, self.allowed = session, library, kind, allowed
-        self.per_skill, self.scan = per_skill, scan
+        self.per_skill, self.scan, self.kept = per_skill, scan, kept
         self.steps: dict[str, PlatformStep] = {}
         self._read: dict[str, list[Any]] = {}
 
     def _step(self, skill: str, row: Any) -> PlatformStep:
         return PlatformStep(skill, row.id, row.platform, row.key, row.course, self.kind, row.title)
 
+    def _first(self, skills: Sequence[str], limit: int) -> dict[str, list[Any]]:
+        if self.kept is not None and self.allowed is None:
+            return self.kept.get(self.session, skills, self.kind, limit)
+        return first_aligned(self.session, skills, self.kind, limit, self.allowed)
+
     def __call__(self, skills: Sequence[str], done: Collection[str]) -> list[PlatformLesson]:
-        self._read |= first_aligned(self.session, skills, self.kind, self.scan, self.allowed)
+        self._read |= self._first(skills, self.scan)
         chosen: dict[str, tuple[PlatformStep, list[str]]] = {}
         for skill in dict.fromkeys(skills):
             courses: set[object] = set()
@@ -153,7 +189,7 @@ class PlatformCandidates:
         wanted = list(dict.fromkeys(skills))
         missing = [s for s in wanted if s not in self._read]
         if missing:
-            self._read |= first_aligned(self.session, missing, self.kind, max(per_skill, self.scan), self.allowed)
+            self._read |= self._first(missing, max(per_skill, self.scan))
         return [self._step(skill, row) for skill in wanted for row in self._read[skill][:per_skill]]
 def placement_stamp(session: Session) -> tuple[int, object]:
     """What the placement quiz's imported items depend on: how many items are aligned, and their latest change."""

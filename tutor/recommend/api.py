@@ -155,7 +155,7 @@ def next_steps(
         )
     if not state.has_evidence and recommender.policy.suggest_placement:
         state.placement = quiz_progress_for_next(session, learner, runtime.placement_model(), platform=True)
-    candidates = PlatformCandidates(session, library, kind, platform_ids)
+    candidates = PlatformCandidates(session, library, kind, platform_ids, kept=runtime.aligned_rows)
     result = recommender.recommend(library, model, state, goal_obj, now, n=n, kind=kind, allowed=policy_allowed, platform=candidates)
     skills_next = list(dict.fromkeys([r.skill_id for r in result.recommendations if r.kind != "placement"] + list(result.no_lesson)))
     steps = candidates.first_steps(skills_next)
