@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import auth, with_settings
-from tests.store.test_outage import Proxy
 from tutor.app import create_app
 from tutor.operations import metrics, request_ids
 from tutor.privacy.credentials import create_key
 from tutor.runtime import Runtime
 from tutor.settings import PROJECT_ROOT
+from tutor.store.outage_relay import OutageRelay
 
 EVENT = {"event_id": "m1", "learner_id": "learner-secret-77", "item_id": "test-scams-1", "correct": True, "timestamp": "2026-11-20T08:00:00Z"}
 
@@ -91,6 +91,7 @@ def test_every_response_and_log_line_carries_the_request_id(client, keys, caplog
 
 WORKER = """
 from tutor.operations import metrics
+from tutor.store.outage_relay import OutageRelay
 for _ in range({n}):
     metrics.observe_request("POST", "/v1/events", 200, 0.01)
 metrics.count_events([("events", "answer", "stored", None)] * {n})
@@ -109,7 +110,7 @@ def test_workers_metrics_are_added_up_in_multiprocess_mode(tmp_path):
 def test_a_recently_verified_key_scrapes_through_a_database_outage(settings, keys, runtime, operations_key):
     if not settings.database_url.startswith("postgresql"):
         pytest.skip("the outage is staged on the PostgreSQL store, reached through a relay the test can cut")
-    proxy = Proxy()
+    proxy = OutageRelay()
     through_proxy = Runtime(with_settings(settings, store={"database_url": settings.database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")}), migrate=False)
     with TestClient(create_app(runtime=through_proxy)) as c:
         assert c.get("/metrics", headers=auth(operations_key)).status_code == 200
@@ -121,3 +122,4 @@ def test_a_recently_verified_key_scrapes_through_a_database_outage(settings, key
         assert c.get("/metrics", headers=auth(keys["admin"])).status_code == 503, "a key not verified before the outage is not taken on trust"
         proxy.restore()
     through_proxy.engine.dispose()
+    proxy.close()
