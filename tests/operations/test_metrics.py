@@ -91,7 +91,6 @@ def test_every_response_and_log_line_carries_the_request_id(client, keys, caplog
 
 WORKER = """
 from tutor.operations import metrics
-from tutor.store.outage_relay import OutageRelay
 for _ in range({n}):
     metrics.observe_request("POST", "/v1/events", 200, 0.01)
 metrics.count_events([("events", "answer", "stored", None)] * {n})
