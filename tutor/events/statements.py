@@ -17,12 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tutor.errors import Conflict, Invalid
 from tutor.events.intake import LearnerEvent, record_events, void_events
 from tutor.events.xapi import Statement, comparable, occurred, stored_form
+from tutor.store.bulk_writes import insert_statements
 from tutor.store.tables import XapiStatement
 from tutor.tracing.artefacts import MasteryModel
 
@@ -35,10 +35,10 @@ class Batch:
     raws: list[dict[str, Any]]
     digests: list[str]
     new: list[int] = field(default_factory=list)
+    ids: list[str] = field(init=False)  # taken once: read per statement, a list rebuilt on each read made a batch quadratic
 
-    @property
-    def ids(self) -> list[str]:
-        return [str(s.id) for s in self.statements]
+    def __post_init__(self) -> None:
+        self.ids = [str(s.id) for s in self.statements]
 
 
 def check_batch(session: Session, statements: list[Statement], raws: list[dict[str, Any]], pseudonym: Callable[[str], str]) -> Batch:
@@ -93,7 +93,7 @@ def keep(session: Session, batch: Batch, events: Mapping[int, LearnerEvent], aut
     early = {target: by for target, by in session.execute(select(XapiStatement.voids, XapiStatement.statement_id).where(XapiStatement.voids.in_(ids))) if target}
     record_events(session, [replace(events[i], kind="skipped", skip_reason=f"voided by statement {early[batch.ids[i]]}")
                             if batch.ids[i] in early else events[i] for i in batch.new], model)  # first: it creates the learners rows refer to
-    inserted = _insert(session, rows)
+    inserted = insert_statements(session, rows)
     lost = [i for i in batch.new if batch.ids[i] not in inserted]  # another request stored the same id meanwhile
     if lost:
         raced = dict(session.execute(select(XapiStatement.statement_id, XapiStatement.digest).where(XapiStatement.statement_id.in_([batch.ids[i] for i in lost]))).all())
@@ -107,14 +107,6 @@ def keep(session: Session, batch: Batch, events: Mapping[int, LearnerEvent], aut
             session.execute(update(XapiStatement).where(XapiStatement.statement_id == target, XapiStatement.voided_by.is_(None)).values(voided_by=by),
                             execution_options={"synchronize_session": False})
         void_events(session, {target: f"voided by statement {by}" for target, by in voiding.items()}, model)
-
-
-def _insert(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert statements whose id is new; return the ids inserted."""
-    table = XapiStatement.__table__
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=["statement_id"]).returning(table.c.statement_id)
-    return set(session.scalars(stmt, rows))
 
 
 def find(session: Session, statement_id: str, voided: bool) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ process); SQLite, in-process, takes plain executemany.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import cast
 
@@ -19,12 +20,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
 from tutor.store.partitions import ensure_partitions
-from tutor.store.tables import Event, Learner, Mastery
+from tutor.store.tables import Event, Learner, Mastery, XapiStatement
 
 EVENT_COLUMNS = (
     ("event_id", "text"), ("learner_id", "text"), ("kind", "text"), ("item_id", "text"), ("lesson_id", "text"),
     ("skills", "json"), ("score", "float8"), ("occurred_at", "timestamptz"), ("duration_seconds", "float8"),
     ("attempt", "int"), ("source", "text"), ("verb", "text"), ("skip_reason", "text"), ("received_at", "timestamptz"),
+)
+STATEMENT_COLUMNS = (
+    ("statement_id", "text"), ("learner_id", "text"), ("body", "json"), ("digest", "text"), ("voids", "text"), ("voided_by", "text"),
+    ("occurred_at", "timestamptz"), ("stored_at", "timestamptz"),
 )
 MASTERY_COLUMNS = (
     ("learner_id", "text"), ("skill_id", "text"), ("p_mastered", "float8"), ("n_observations", "int"),
@@ -36,7 +41,7 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _table(model: type[Event] | type[Learner] | type[Mastery]) -> Table:
+def _table(model: type[Event] | type[Learner] | type[Mastery] | type[XapiStatement]) -> Table:
     """The mapped class's table (declarative classes are mapped to a Table)."""
     return cast(Table, model.__table__)
 
@@ -101,6 +106,20 @@ def insert_events(session: Session, rows: list[dict]) -> set[str]:
         return set(session.scalars(_new_events(), {"rows": _json(rows)}))
     table = _table(Event)
     stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
+    return set(session.scalars(stmt, rows))
+
+
+def insert_statements(session: Session, rows: list[dict]) -> set[str]:
+    """Insert xAPI statements whose id is new; return the ids inserted.
+
+    A statement's body is any JSON the sender chose (an extension may hold an integer orjson cannot write), so
+    it is written by the standard library, as the JSON column would, and placed in the batch document whole."""
+    if _postgres(session):
+        doc = [{**row, "body": orjson.Fragment(json.dumps(row["body"]))} for row in rows]
+        return set(session.scalars(_from_json("xapi_statements", STATEMENT_COLUMNS, "ON CONFLICT (statement_id) DO NOTHING RETURNING statement_id"),
+                                   {"rows": _json(doc)}))
+    table = _table(XapiStatement)
+    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["statement_id"]).returning(table.c.statement_id)
     return set(session.scalars(stmt, rows))
 
 
