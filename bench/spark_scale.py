@@ -123,6 +123,10 @@ def export(args) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TUTOR_DATABASE_URL": url}
     subprocess.run([PY, "-c", "import sys; from tutor.store.database import upgrade; upgrade(sys.argv[1])", url], check=True, env=env)
+    # the rows below fall in September 2026: its month partition of `events` must exist before COPY
+    subprocess.run([PY, "-c", "import sys; from datetime import UTC, datetime; from sqlalchemy import create_engine; "
+                    "from tutor.store.partitions import ensure_partitions; ensure_partitions(create_engine(sys.argv[1]), [datetime(2026, 9, 1, tzinfo=UTC)])", url],
+                   check=True, env=env)
     t0 = time.perf_counter()
     learners = max(1, args.answers // 50)
     with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={name}") as conn:
