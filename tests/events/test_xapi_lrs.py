@@ -155,6 +155,19 @@ def test_valid_statements_are_accepted_and_returned_by_id(client, keys, change):
         assert kept["object"] == s["object"]
 
 
+def test_a_batch_keeps_each_body_as_sent_whatever_json_its_extensions_hold(client, keys):
+    """A batch goes to PostgreSQL as one JSON document; a body may hold what that document's encoder cannot
+    write itself (an integer beyond 64 bits), so every statement must come back by id exactly as sent."""
+    batch = [answer(f"learner-{k}", f"test-scams-{1 + k % 4}", k % 2 == 0, f"2026-11-20T08:{k:02d}:00Z") for k in range(30)]
+    batch[7]["result"]["extensions"] = {"https://learn.example.vn/x/big": 10**30, "https://learn.example.vn/x/note": "Bước 1: mở “VNeID”",
+                                        "https://learn.example.vn/x/list": [1.5, None, {"a": [True]}]}
+    r = post(client, keys["platform"], batch)
+    assert r.status_code == 200 and r.json() == [s["id"] for s in batch], r.text
+    for s in (batch[0], batch[7], batch[29]):
+        back = get(client, keys["platform"], statementId=s["id"])
+        assert back.status_code == 200 and back.json()["result"] == s["result"], back.text
+
+
 # --- ids: 409 on reuse with other content, 400 when repeated in one batch ---------------------------------------------------
 
 
