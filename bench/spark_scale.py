@@ -122,10 +122,10 @@ def export(args) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TUTOR_DATABASE_URL": url}
-    subprocess.run([PY, "-c", "import sys; from tutor.store.database import upgrade; upgrade(sys.argv[1])", url], check=True, env=env)
-    # the rows below fall in September 2026: its month partition of `events` must exist before COPY
+    # migrate; the rows below fall in September 2026, so its month partition of `events` must exist before COPY
     subprocess.run([PY, "-c", "import sys; from datetime import UTC, datetime; from sqlalchemy import create_engine; "
-                    "from tutor.store.partitions import ensure_partitions; ensure_partitions(create_engine(sys.argv[1]), [datetime(2026, 9, 1, tzinfo=UTC)])", url],
+                    "from tutor.store.database import upgrade; from tutor.store.partitions import ensure_partitions; "
+                    "upgrade(sys.argv[1]); ensure_partitions(create_engine(sys.argv[1]), [datetime(2026, 9, 1, tzinfo=UTC)])", url],
                    check=True, env=env)
     t0 = time.perf_counter()
     learners = max(1, args.answers // 50)

@@ -104,9 +104,7 @@ def insert_events(session: Session, rows: list[dict]) -> set[str]:
     if _postgres(session):
         ensure_partitions(session, [row["occurred_at"] for row in rows])
         return set(session.scalars(_new_events(), {"rows": _json(rows)}))
-    table = _table(Event)
-    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
-    return set(session.scalars(stmt, rows))
+    return _sqlite_insert_new(session, _table(Event), "event_id", rows)
 
 
 def insert_statements(session: Session, rows: list[dict]) -> set[str]:
@@ -118,8 +116,12 @@ def insert_statements(session: Session, rows: list[dict]) -> set[str]:
         doc = [{**row, "body": orjson.Fragment(json.dumps(row["body"]))} for row in rows]
         return set(session.scalars(_from_json("xapi_statements", STATEMENT_COLUMNS, "ON CONFLICT (statement_id) DO NOTHING RETURNING statement_id"),
                                    {"rows": _json(doc)}))
-    table = _table(XapiStatement)
-    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["statement_id"]).returning(table.c.statement_id)
+    return _sqlite_insert_new(session, _table(XapiStatement), "statement_id", rows)
+
+
+def _sqlite_insert_new(session: Session, table: Table, key: str, rows: list[dict]) -> set[str]:
+    """SQLite: insert the rows whose `key` is not stored yet; return the keys inserted."""
+    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
     return set(session.scalars(stmt, rows))
 
 
