@@ -1,9 +1,8 @@
 """Set-based writes for event batches: one statement per table per batch on either store.
 
 PostgreSQL gets a whole batch as one JSON document (`json_to_recordset`), so a 500-event batch
-is a handful of statements with one parameter each, serialised by orjson (datetimes natively, about
-30 times faster than `json.dumps` with a Python `default` hook, which took a quarter of a batch's time in
-process); SQLite, in-process, takes plain executemany.
+is a handful of statements with one parameter each, serialised by orjson (datetimes natively: `json.dumps`
+with a Python `default` hook was a batch's largest single cost); SQLite, in-process, takes plain executemany.
 """
 
 from __future__ import annotations
